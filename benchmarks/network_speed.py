@@ -1,0 +1,116 @@
+"""Network cost on the CPU: parameters, FLOPs per frame, frames/s and peak memory, NCM-Net against MONAI baselines.
+
+Every model runs on the same 10-frame clip. Timings alternate between models (round-robin) so that the machine's
+speed drift hits all of them alike; each figure is the median of ``--repeats`` rounds after warm-up. Peak memory is
+the growth of the resident set of a fresh subprocess running one forward pass (model weights included).
+
+    python benchmarks/network_speed.py --threads 2 --repeats 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from monai.networks.nets import BasicUNet, UNet
+from torch.utils.flop_counter import FlopCounterMode
+
+from ncm_components.networks import NCMNet, ncmnet_small
+from ncm_components.networks.nets import FrameWise
+
+MODELS = {
+    "NCMNet default": lambda: NCMNet(),
+    "NCMNet default w/o NCM+UMA": lambda: NCMNet(use_ncm=False, use_uma=False),
+    "NCMNet small": lambda: ncmnet_small(),
+    "NCMNet small w/o NCM+UMA": lambda: ncmnet_small(use_ncm=False, use_uma=False),
+    "MONAI UNet (per frame)": lambda: FrameWise(
+        UNet(2, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
+    ),
+    "MONAI BasicUNet (per frame)": lambda: FrameWise(BasicUNet(spatial_dims=2, in_channels=1, out_channels=2)),
+}
+BASELINE = "MONAI UNet (per frame)"
+
+
+def flops_per_frame(model: torch.nn.Module, size: int, frames: int) -> float:
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.randn(1, 1, size, size, frames))
+    return counter.get_total_flops() / frames
+
+
+def peak_memory_mib(name: str, size: int, frames: int, threads: int) -> float:
+    """Resident-set growth (MiB) of a fresh process that builds the model and runs one forward pass."""
+    code = (
+        "import resource, sys, torch; sys.path.insert(0, 'benchmarks'); import network_speed as b;"
+        f"torch.set_num_threads({threads}); base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        f"m = b.MODELS[{name!r}]().eval(); x = torch.randn(1, 1, {size}, {size}, {frames});"
+        "torch.inference_mode().__enter__(); m(x);"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def frames_per_second(models: dict, size: int, frames: int, repeats: int) -> dict[str, float]:
+    clip = torch.randn(1, 1, size, size, frames)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    with torch.inference_mode():
+        for model in models.values():  # warm-up
+            model(clip)
+            model(clip)
+        for _ in range(repeats):
+            for name, model in models.items():
+                start = time.perf_counter()
+                model(clip)
+                times[name].append(time.perf_counter() - start)
+    return {name: frames / statistics.median(t) for name, t in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--frames", type=int, default=10)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[112, 256])
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    models = {name: build().eval() for name, build in MODELS.items()}
+    results = {}
+    for size in args.sizes:
+        fps = frames_per_second(models, size, args.frames, args.repeats)
+        for name, model in models.items():
+            results[(name, size)] = {
+                "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+                "gflops_per_frame": flops_per_frame(model, size, args.frames) / 1e9,
+                "fps": fps[name],
+                "ratio_to_unet": fps[BASELINE] / fps[name],
+                "peak_mem_MiB": None if args.no_memory else peak_memory_mib(name, size, args.frames, args.threads),
+            }
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.frames}-frame clip, median of {args.repeats}")
+    print(f"| model | size | params (M) | GFLOP/frame | frames/s | time vs UNet | peak memory (MiB) |")
+    print("|---|---|---|---|---|---|---|")
+    for (name, size), r in results.items():
+        mem = "-" if r["peak_mem_MiB"] is None else f"{r['peak_mem_MiB']:.0f}"
+        print(
+            f"| {name} | {size} | {r['params_M']:.2f} | {r['gflops_per_frame']:.3f} | {r['fps']:.1f} | "
+            f"{r['ratio_to_unet']:.2f}x | {mem} |"
+        )
+    for size in args.sizes:
+        for variant in ("default", "small"):
+            full, ablated = results[(f"NCMNet {variant}", size)], results[(f"NCMNet {variant} w/o NCM+UMA", size)]
+            print(f"NCM+UMA cost, {variant} at {size}: {ablated['fps'] / full['fps']:.2f}x the time without them")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({f"{n}@{s}": r for (n, s), r in results.items()}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

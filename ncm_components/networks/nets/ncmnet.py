@@ -1,0 +1,182 @@
+"""NCM-Net: echocardiography video segmentation via neighbourhood correlation mining.
+
+Deng & Wu, "Echocardiography Video Segmentation via Neighborhood Correlation Mining", IEEE TMI 2025,
+doi:10.1109/TMI.2025.3588157. The paper fixes the three ideas (NCM, UMA, cross-frame boundary constraint); the
+backbone, scales and sizes here are ours, chosen for CPU speed (see ``docs/design.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from monai.networks.blocks import Convolution, ResidualUnit
+from torch import nn
+
+from ..blocks import NeighborhoodCorrelationMining, UnreliableMaskedAttention
+from ..layout import fold_frames, unfold_frames
+
+__all__ = ["NCMNet", "ncmnet_small", "NCMNET_SMALL"]
+
+
+class NCMNet(nn.Module):
+    """NCM-Net for (B, C, H, W, T) echo clips: per-frame encoder, NCM, top-down decoder, coarse head, UMA, final head.
+
+    Frames are folded into the batch for every 2D layer. Encoder level i (stride 2 each, MONAI ``ResidualUnit``)
+    gives features at 1/2^(i+1) of the input size. Levels listed in ``ncm_levels`` are followed by a
+    :class:`NeighborhoodCorrelationMining` block that correlates each pixel with its space-time neighbourhood. The
+    decoder goes top-down with additive skips to level 0 (half the input size), where a coarse head predicts logits,
+    :class:`UnreliableMaskedAttention` refines the least reliable pixels, and a final head predicts the output, upsampled
+    bilinearly to the input size.
+
+    Args:
+        in_channels: image channels C (1 for B-mode echo).
+        out_channels: classes K (2 for background + LV).
+        channels: feature channels of the encoder levels; their count L sets the stride 2^L that H and W must divide.
+        ncm_levels: encoder levels (0-based) followed by an NCM block.
+        window_size: spatial window of the NCM local correlation.
+        temporal_radius: neighbouring frames on each side in the NCM local correlation.
+        context_grid_sizes: pooled grid sizes of the NCM cross-scale context tokens (empty: no context branch).
+        ncm_heads: attention heads of the NCM blocks.
+        unreliable_ratio: share of pixels per frame refined by UMA.
+        uma_heads: attention heads of UMA.
+        reliability: UMA reliability rule (``"max_prob"``, ``"margin"``, ``"entropy"``).
+        use_ncm: build the NCM blocks (False for the ablation without NCM).
+        use_uma: build UMA (False for the ablation without UMA).
+        deep_supervision: in training mode also return the coarse logits (MONAI DynUNet convention).
+        norm: MONAI norm factory name or tuple for the convolutions.
+        act: MONAI activation factory name or tuple.
+        dropout: dropout of the convolution blocks.
+
+    Shapes:
+        ``forward(x)``: x (B, in_channels, H, W, T), T >= 1, H and W multiples of 2^L. In eval mode (or without deep
+        supervision) returns logits (B, out_channels, H, W, T); in training mode with deep supervision returns
+        ``torch.stack([final, coarse], dim=1)`` of shape (B, 2, out_channels, H, W, T), as DynUNet does.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 2,
+        channels: Sequence[int] = (32, 64, 128, 256),
+        ncm_levels: Sequence[int] = (2, 3),
+        window_size: int = 3,
+        temporal_radius: int = 1,
+        context_grid_sizes: Sequence[int] = (4, 8),
+        ncm_heads: int = 1,
+        unreliable_ratio: float = 0.1,
+        uma_heads: int = 1,
+        reliability: str = "max_prob",
+        use_ncm: bool = True,
+        use_uma: bool = True,
+        deep_supervision: bool = True,
+        norm: str | tuple = "batch",
+        act: str | tuple = "relu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        channels = tuple(int(c) for c in channels)
+        if len(channels) < 2:
+            raise ValueError(f"channels needs at least 2 levels, got {channels}.")
+        bad_levels = [level for level in ncm_levels if not 0 <= level < len(channels)]
+        if bad_levels:
+            raise ValueError(f"ncm_levels {bad_levels} are outside the {len(channels)} encoder levels.")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.channels = channels
+        self.size_divisor = 2 ** len(channels)
+        self.use_ncm = use_ncm
+        self.use_uma = use_uma
+        self.deep_supervision = deep_supervision
+        self.ncm_levels = tuple(sorted(set(ncm_levels))) if use_ncm else ()
+
+        def conv(cin: int, cout: int, kernel_size: int = 3) -> Convolution:
+            return Convolution(2, cin, cout, kernel_size=kernel_size, act=act, norm=norm, dropout=dropout)
+
+        self.encoder = nn.ModuleList()
+        previous = in_channels
+        for level_channels in channels:
+            self.encoder.append(
+                ResidualUnit(2, previous, level_channels, strides=2, subunits=2, act=act, norm=norm, dropout=dropout)
+            )
+            previous = level_channels
+        self.ncm = nn.ModuleDict(
+            {
+                str(level): NeighborhoodCorrelationMining(
+                    channels[level],
+                    num_heads=ncm_heads,
+                    window_size=window_size,
+                    temporal_radius=temporal_radius,
+                    context_grid_sizes=context_grid_sizes,
+                )
+                for level in self.ncm_levels
+            }
+        )
+        # top-down decoder, level L-2 .. 0: project the upsampled deeper map, add the skip, 3x3 conv
+        self.lateral = nn.ModuleList([nn.Conv2d(channels[i + 1], channels[i], 1) for i in range(len(channels) - 1)])
+        self.fuse = nn.ModuleList([conv(channels[i], channels[i]) for i in range(len(channels) - 1)])
+        self.coarse_head = nn.Conv2d(channels[0], out_channels, kernel_size=1)
+        self.uma = (
+            UnreliableMaskedAttention(
+                channels[0],
+                out_channels,
+                unreliable_ratio=unreliable_ratio,
+                num_heads=uma_heads,
+                reliability=reliability,
+            )
+            if use_uma
+            else None
+        )
+        self.final_head = nn.Sequential(conv(channels[0], channels[0]), nn.Conv2d(channels[0], out_channels, 1))
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ``ValueError`` naming the expected shape when ``x`` is not (B, in_channels, H, W, T)."""
+        expected = f"(B, {self.in_channels}, H, W, T) with H and W multiples of {self.size_divisor}"
+        if x.dim() != 5:
+            raise ValueError(f"NCMNet expects a 5D clip {expected}; got a {x.dim()}D tensor of shape {tuple(x.shape)}.")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"NCMNet expects {expected}; got {x.shape[1]} channels in shape {tuple(x.shape)}.")
+        if x.shape[2] % self.size_divisor or x.shape[3] % self.size_divisor:
+            raise ValueError(f"NCMNet expects {expected}; got H x W = {x.shape[2]} x {x.shape[3]}.")
+        if x.shape[4] < 1:
+            raise ValueError(f"NCMNet expects {expected} and T >= 1; got shape {tuple(x.shape)}.")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        batch, _, height, width, frames = x.shape
+        skips = []
+        features = fold_frames(x)  # B*T x C x H x W
+        for level, stage in enumerate(self.encoder):
+            features = stage(features)
+            if str(level) in self.ncm:
+                features = self.ncm[str(level)](features, frames)
+            skips.append(features)
+
+        decoded = skips[-1]
+        for level in range(len(self.channels) - 2, -1, -1):
+            upsampled = F.interpolate(decoded, size=skips[level].shape[-2:], mode="bilinear", align_corners=False)
+            decoded = self.fuse[level](self.lateral[level](upsampled) + skips[level])
+
+        coarse = self.coarse_head(decoded)  # B*T x K x H/2 x W/2
+        refined = self.uma(decoded, coarse) if self.uma is not None else decoded
+        final = self.final_head(refined)
+
+        final = self._to_video(final, batch, height, width)
+        if self.training and self.deep_supervision:
+            return torch.stack([final, self._to_video(coarse, batch, height, width)], dim=1)
+        return final
+
+    @staticmethod
+    def _to_video(logits: torch.Tensor, batch: int, height: int, width: int) -> torch.Tensor:
+        """B*T x K x h x w -> B x K x H x W x T, upsampled bilinearly to the input size."""
+        return unfold_frames(F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False), batch)
+
+
+NCMNET_SMALL = {"channels": (16, 32, 64, 128), "ncm_levels": (2, 3), "unreliable_ratio": 0.05}
+"""Keyword arguments of the small CPU configuration (see ``docs/benchmarks.md`` for its speed)."""
+
+
+def ncmnet_small(in_channels: int = 1, out_channels: int = 2, **kwargs) -> NCMNet:
+    """NCM-Net small: channels 16..128, for real-time CPU inference; ``kwargs`` override any other argument."""
+    return NCMNet(in_channels=in_channels, out_channels=out_channels, **{**NCMNET_SMALL, **kwargs})

@@ -1,0 +1,24 @@
+"""Shared test fixtures: deterministic seeds, few threads, and the path of the real CAMUS sample files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CAMUS_SAMPLES = REPO_ROOT.parent / "shared" / "data" / "camus_2019"
+SCHEMA_FILE = REPO_ROOT.parent / "shared" / "schemas" / "meta_schema_20240725.json"
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+requires_camus = pytest.mark.skipif(
+    not CAMUS_SAMPLES.is_dir(), reason=f"real CAMUS sample files not found at {CAMUS_SAMPLES}"
+)

@@ -1,0 +1,194 @@
+"""NCM-Net and its blocks: shape tables, gradients, block properties, TorchScript and ONNX round trips."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ncm_components.networks import NCMNet, NeighborhoodCorrelationMining, UnreliableMaskedAttention, ncmnet_small
+from ncm_components.networks.blocks.uma import unreliability_score
+
+TINY = {"channels": (8, 16, 16, 32)}  # a fast stand-in for the default width in shape tables
+
+# (constructor, kwargs, input shape, expected eval output shape)
+SHAPE_CASES = [
+    (builder, dict(kwargs, out_channels=k), (b, 1, h, w, t), (b, k, h, w, t))
+    for (builder, kwargs), k, t, (b, h, w) in itertools.product(
+        [(NCMNet, TINY), (ncmnet_small, {})], [2, 4], [1, 2, 10], [(1, 32, 48), (2, 64, 64)]
+    )
+]
+
+
+@pytest.mark.parametrize("builder,kwargs,input_shape,expected", SHAPE_CASES)
+def test_ncmnet_shapes(builder, kwargs, input_shape, expected):
+    net = builder(**kwargs)
+    x = torch.randn(input_shape)
+    net.train()
+    train_out = net(x)
+    assert train_out.shape == (expected[0], 2, *expected[1:])  # DynUNet convention: final + coarse stacked on dim 1
+    net.eval()
+    with torch.no_grad():
+        assert net(x).shape == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs,expected_modules",
+    [
+        ({}, {"ncm": True, "uma": True}),
+        ({"use_ncm": False}, {"ncm": False, "uma": True}),
+        ({"use_uma": False}, {"ncm": True, "uma": False}),
+        ({"use_ncm": False, "use_uma": False}, {"ncm": False, "uma": False}),
+    ],
+)
+def test_ablation_flags_remove_modules(kwargs, expected_modules):
+    net = ncmnet_small(**kwargs)
+    assert (len(net.ncm) > 0) == expected_modules["ncm"]
+    assert (net.uma is not None) == expected_modules["uma"]
+    net.eval()
+    with torch.no_grad():
+        assert net(torch.randn(1, 1, 32, 32, 3)).shape == (1, 2, 32, 32, 3)
+
+
+@pytest.mark.parametrize("builder,kwargs", [(NCMNet, TINY), (ncmnet_small, {})])
+def test_every_parameter_receives_a_gradient(builder, kwargs):
+    net = builder(**kwargs).train()
+    out = net(torch.randn(2, 1, 32, 32, 4))
+    (out * torch.randn_like(out)).sum().backward()
+    missing = [name for name, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "shape,message",
+    [
+        ((1, 32, 32, 4), "5D clip"),
+        ((1, 3, 32, 32, 4), "3 channels"),
+        ((1, 1, 40, 32, 4), "multiples of 16"),
+        ((1, 1, 32, 24, 4), "multiples of 16"),
+    ],
+)
+def test_bad_input_names_expected_shape(shape, message):
+    net = ncmnet_small().eval()
+    with pytest.raises(ValueError, match=message) as err:
+        net(torch.randn(shape))
+    assert "(B, 1, H, W, T)" in str(err.value)
+
+
+def naive_local_correlation(block: NeighborhoodCorrelationMining, x: torch.Tensor, frames: int) -> torch.Tensor:
+    """Per-pixel reference of the NCM local branch (one head): softmax over valid space-time neighbours only."""
+    q, k, v = torch.split(block.to_qkv(x), [block.key_channels, block.key_channels, block.value_channels], dim=1)
+    bt, _, h, w = x.shape
+    r, p = block.temporal_radius, block.window_size // 2
+    out = torch.zeros(bt, block.value_channels, h, w)
+    for i, t, y, xx in itertools.product(range(bt // frames), range(frames), range(h), range(w)):
+        query = q[i * frames + t, :, y, xx]
+        keys, values = [], []
+        for dt, dy, dx in itertools.product(range(-r, r + 1), range(-p, p + 1), range(-p, p + 1)):
+            tt, yy, xs = t + dt, y + dy, xx + dx
+            if 0 <= tt < frames and 0 <= yy < h and 0 <= xs < w:
+                keys.append(k[i * frames + tt, :, yy, xs])
+                values.append(v[i * frames + tt, :, yy, xs])
+        weights = torch.softmax(torch.stack(keys) @ query * block.key_channels**-0.5, dim=0)
+        out[i * frames + t, :, y, xx] = weights @ torch.stack(values)
+    return out
+
+
+@pytest.mark.parametrize("window,radius", [(3, 1), (5, 0), (1, 2)])
+def test_ncm_local_correlation_matches_per_pixel_reference(window, radius):
+    block = NeighborhoodCorrelationMining(8, window_size=window, temporal_radius=radius).eval()
+    frames = 3
+    x = torch.randn(2 * frames, 8, 5, 6)
+    q, k, v = torch.split(block.to_qkv(x), [block.key_channels, block.key_channels, block.value_channels], dim=1)
+    with torch.no_grad():
+        fast = block._local_correlation(q.float(), k.float(), v, 2, frames, 1, block.key_channels, block.value_channels)
+        assert torch.allclose(fast, naive_local_correlation(block, x, frames), atol=1e-5)
+
+
+@pytest.mark.parametrize("frames", [1, 2, 5])
+def test_ncm_repeated_frame_equals_single_frame(frames):
+    """Documented behaviour: out-of-clip neighbours are masked, so T copies of a frame give that frame's output."""
+    block = NeighborhoodCorrelationMining(16, num_heads=2).eval()
+    frame = torch.randn(1, 16, 8, 8)
+    with torch.no_grad():
+        single = block(frame, 1)
+        repeated = block(frame.repeat(frames, 1, 1, 1), frames)
+    for t in range(frames):
+        assert torch.allclose(repeated[t], single[0], atol=1e-5)
+
+
+def test_ncm_uses_temporal_neighbours():
+    block = NeighborhoodCorrelationMining(16).eval()
+    clip = torch.randn(3, 16, 8, 8)
+    changed = clip.clone()
+    changed[2] = torch.randn(16, 8, 8)
+    with torch.no_grad():
+        assert not torch.allclose(block(clip, 3)[1], block(changed, 3)[1])  # frame 1 sees frame 2
+        no_time = NeighborhoodCorrelationMining(16, temporal_radius=0).eval()
+        no_time.load_state_dict(block.state_dict())
+        assert torch.allclose(no_time(clip, 3)[1], no_time(changed, 3)[1])  # r = 0: frames are independent
+
+
+@pytest.mark.parametrize("rule", ["max_prob", "margin", "entropy"])
+@pytest.mark.parametrize("ratio", [0.05, 0.3, 1.0])
+def test_uma_leaves_reliable_pixels_bit_identical(rule, ratio):
+    uma = UnreliableMaskedAttention(8, num_classes=3, unreliable_ratio=ratio, num_heads=2, reliability=rule).eval()
+    features, logits = torch.randn(4, 8, 12, 10), torch.randn(4, 3, 12, 10) * 3
+    with torch.no_grad():
+        out = uma(features, logits)
+    k = uma.num_tokens(12, 10)
+    refined = torch.zeros(4, 120, dtype=torch.bool)
+    refined.scatter_(1, unreliability_score(logits, rule).topk(k, dim=1).indices, True)
+    refined = refined.reshape(4, 1, 12, 10).expand_as(features)
+    assert torch.equal(out[~refined], features[~refined])
+    assert not torch.allclose(out[refined], features[refined])
+    assert int(refined[:, 0].sum()) == 4 * k
+
+
+def test_unreliability_rules_rank_confident_pixels_last():
+    logits = torch.tensor([[10.0, 0.1, 0.0], [-10.0, 0.0, 0.0]]).reshape(1, 2, 1, 3)  # pixel 0 sure, 1-2 unsure
+    for rule in ("max_prob", "margin", "entropy"):
+        score = unreliability_score(logits, rule)[0]
+        assert score[0] < score[1] and score[0] < score[2]
+    with pytest.raises(ValueError, match="reliability rule"):
+        unreliability_score(logits, "coin")
+
+
+def test_torchscript_trace_round_trip(tmp_path):
+    from ncm_components.networks.export import export_torchscript
+
+    net = ncmnet_small().eval()
+    clip = torch.randn(1, 1, 64, 64, 10)
+    traced = torch.jit.load(str(export_torchscript(net, tmp_path / "ncmnet.ts", spatial_size=(64, 64), frames=10)))
+    with torch.no_grad():
+        assert (traced(clip) - net(clip)).abs().max() < 1e-4
+
+
+def test_onnx_round_trip_and_longer_clip(tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is part of the pinned environment")
+    from ncm_components.networks.export import export_onnx
+
+    net = ncmnet_small().eval()
+    path = export_onnx(net, tmp_path / "ncmnet.onnx", spatial_size=(64, 64), frames=10)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for frames in (10, 16):
+        clip = torch.randn(1, 1, 64, 64, frames)
+        (onnx_out,) = session.run(None, {"image": clip.numpy()})
+        with torch.no_grad():
+            assert np.abs(onnx_out - net(clip).numpy()).max() < 1e-4
+
+
+def test_deep_supervision_off_returns_one_tensor_in_training():
+    net = ncmnet_small(deep_supervision=False).train()
+    assert net(torch.randn(1, 1, 32, 32, 2)).shape == (1, 2, 32, 32, 2)
+
+
+def test_coarse_output_is_upsampled_logits():
+    net = ncmnet_small().train()
+    out = net(torch.randn(1, 1, 32, 32, 2))
+    assert torch.isfinite(out).all()
+    assert not torch.allclose(out[:, 0], out[:, 1])
+    assert F.softmax(out[:, 0], dim=1).sum(dim=1).allclose(torch.ones(1, 32, 32, 2))
