@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -95,7 +94,7 @@ def main() -> None:
                 "peak_mem_MiB": None if args.no_memory else peak_memory_mib(name, size, args.frames, args.threads),
             }
     print(f"torch {torch.__version__}, {args.threads} threads, {args.frames}-frame clip, median of {args.repeats}")
-    print(f"| model | size | params (M) | GFLOP/frame | frames/s | time vs UNet | peak memory (MiB) |")
+    print("| model | size | params (M) | GFLOP/frame | frames/s | time vs UNet | peak memory (MiB) |")
     print("|---|---|---|---|---|---|---|")
     for (name, size), r in results.items():
         mem = "-" if r["peak_mem_MiB"] is None else f"{r['peak_mem_MiB']:.0f}"

@@ -108,7 +108,9 @@ class NeighborhoodCorrelationMining(nn.Module):
         q = self._to_heads(q, batch, frames, heads, dk)
         k_pad = F.pad(self._to_heads(k, batch, frames, heads, dk), (pad, pad, pad, pad, r, r))
         v_pad = F.pad(self._to_heads(v.float(), batch, frames, heads, dv), (pad, pad, pad, pad, r, r))
-        valid = F.pad(torch.ones_like(q[:1, :1, :1]), (pad, pad, pad, pad, r, r))  # 1 x 1 x 1 x (T+2r) x (H+2p) x (W+2p)
+        valid = F.pad(
+            torch.ones_like(q[:1, :1, :1]), (pad, pad, pad, pad, r, r)
+        )  # 1 x 1 x 1 x (T+2r) x (H+2p) x (W+2p)
 
         # the 2r+1 temporal neighbours side by side (one copy), then one spatial offset at a time: a loop of k^2
         # slices beats stacking (2r+1) k^2 shifted copies (2-9x on CPU) and one op per neighbour (3x fewer ops)

@@ -27,8 +27,8 @@ class NCMNet(nn.Module):
     gives features at 1/2^(i+1) of the input size. Levels listed in ``ncm_levels`` are followed by a
     :class:`NeighborhoodCorrelationMining` block that correlates each pixel with its space-time neighbourhood. The
     decoder goes top-down with additive skips to level 0 (half the input size), where a coarse head predicts logits,
-    :class:`UnreliableMaskedAttention` refines the least reliable pixels, and a final head predicts the output, upsampled
-    bilinearly to the input size.
+    :class:`UnreliableMaskedAttention` refines the least reliable pixels, and a final head predicts the output,
+    upsampled bilinearly to the input size.
 
     Args:
         in_channels: image channels C (1 for B-mode echo).

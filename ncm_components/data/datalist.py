@@ -1,0 +1,76 @@
+"""MONAI datalists (decathlon layout: ``{"training": [...], "validation": [...], "test": [...]}``) and converter runs.
+
+Items are ``{"image": video, "label": label volume, ...metadata}`` with paths relative to the datalist's folder (as
+``monai.data.load_decathlon_datalist`` expects); :func:`load_datalist` resolves them, ``label_full`` included.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .atomic import write_json_atomic
+
+__all__ = ["SPLITS", "load_datalist", "write_datalist", "ConversionReport"]
+
+SPLITS = ("training", "validation", "test")
+PATH_KEYS = ("image", "label", "label_full")
+logger = logging.getLogger(__name__)
+
+
+def load_datalist(path: str | Path, split: str = "training") -> list[dict]:
+    """Items of one split with absolute ``image``/``label``/``label_full`` paths."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: datalist not found.")
+    with open(path) as f:
+        content = json.load(f)
+    if split not in content:
+        raise KeyError(f"{path}: no '{split}' split; it has {sorted(k for k in content if k in SPLITS)}.")
+    resolved = []
+    for item in content[split]:
+        item = dict(item)
+        for key in PATH_KEYS:
+            if isinstance(item.get(key), str) and not Path(item[key]).is_absolute():
+                item[key] = str((path.parent / item[key]).resolve())
+        resolved.append(item)
+    return resolved
+
+
+def write_datalist(path: str | Path, splits: dict[str, list[dict]], metadata: dict | None = None) -> Path:
+    """Write the datalist atomically; ``splits`` maps split names to items (paths relative to the datalist)."""
+    content = {split: list(splits.get(split, [])) for split in SPLITS}
+    if metadata:
+        content["metadata"] = metadata
+    return write_json_atomic(path, content)
+
+
+class ConversionReport:
+    """Run one conversion per case, report and skip the cases that fail, and give the CLI's exit code."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.done: list[str] = []
+        self.failed: list[tuple[str, str]] = []
+
+    def run(self, cases: Iterable, convert: Callable, case_name: Callable = str) -> list:
+        """``convert(case)`` for each case; returns the results of the cases that succeeded."""
+        results = []
+        for case in cases:
+            try:
+                results.append(convert(case))
+                self.done.append(case_name(case))
+            except Exception as err:  # report and go on with the other cases
+                self.failed.append((case_name(case), str(err)))
+                print(f"{self.name}: skipped {case_name(case)}: {err}", file=sys.stderr)
+        return results
+
+    def summary(self) -> str:
+        return f"{self.name}: converted {len(self.done)} case(s), {len(self.failed)} failed"
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0

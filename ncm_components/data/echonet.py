@@ -1,0 +1,153 @@
+"""EchoNet-Dynamic to a MONAI datalist: AVI videos, traced ED/ES frames rasterised as the dataset's reference loader.
+
+Ouyang et al., Nature 580, 2020 (Stanford EchoNet-Dynamic research use agreement). Inputs: ``FileList.csv``
+(FileName, EF, ESV, EDV, FPS, NumberOfFrames, Split), ``VolumeTracings.csv`` (FileName, X1, Y1, X2, Y2, Frame; per
+traced frame one long-axis row then the chord rows) and ``Videos/*.avi``. Each traced frame is filled exactly as
+``echonet.datasets.Echo`` does: drop the first (long-axis) row, polygon = X1/Y1 points in order then X2/Y2 points
+reversed, rounded to pixels, ``skimage.draw.polygon`` at the video's size. The larger of the two traced areas is ED.
+Labels are 1 on the LV, 0 elsewhere on the two traced frames and 255 on every other frame.
+
+CLI: ``python -m ncm_components.data.echonet --root EchoNet-Dynamic --out OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from skimage.draw import polygon
+
+from ..transforms.io import read_video, write_volume
+from ..transforms.labels import IGNORE_INDEX
+from .datalist import SPLITS, ConversionReport, write_datalist
+
+__all__ = ["rasterize_tracing", "read_tracings", "read_file_list", "convert_video", "convert"]
+
+SPLIT_NAMES = {"TRAIN": "training", "VAL": "validation", "TEST": "test"}
+
+
+def rasterize_tracing(rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(N, 4) tracing rows X1, Y1, X2, Y2 (first row = long axis) -> (H, W) uint8 LV mask, as the reference loader."""
+    rows = np.asarray(rows, dtype=np.float64)
+    if rows.ndim != 2 or rows.shape[0] < 3:
+        raise ValueError(f"a tracing needs the long-axis row and at least 2 chord rows, got {rows.shape[0]} row(s)")
+    x1, y1, x2, y2 = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
+    x = np.concatenate((x1[1:], np.flip(x2[1:])))
+    y = np.concatenate((y1[1:], np.flip(y2[1:])))
+    if abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2 < 0.5:  # shoelace area in pixels
+        raise ValueError("the tracing is empty (zero area)")
+    r, c = polygon(np.rint(y).astype(np.int64), np.rint(x).astype(np.int64), shape)
+    mask = np.zeros(shape, np.uint8)
+    mask[r, c] = 1
+    return mask
+
+
+def read_file_list(path: str | Path) -> dict[str, dict]:
+    """FileList.csv rows keyed by video name without extension."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows and "FileName" not in rows[0]:
+        raise ValueError(f"{path}: no FileName column.")
+    return {Path(row["FileName"]).stem: row for row in rows}
+
+
+def read_tracings(path: str | Path) -> dict[str, dict[int, np.ndarray]]:
+    """VolumeTracings.csv as {video name: {frame: (N, 4) rows in file order}}."""
+    tracings: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            name = Path(row["FileName"]).stem
+            tracings[name][int(row["Frame"])].append([float(row[k]) for k in ("X1", "Y1", "X2", "Y2")])
+    return {name: {frame: np.array(rows) for frame, rows in frames.items()} for name, frames in tracings.items()}
+
+
+def _float(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def convert_video(name: str, video_path: Path, traces: dict[int, np.ndarray], meta: dict, out_dir: Path) -> dict:
+    """Convert one video and its two traced frames; returns its datalist item."""
+    if len(traces) != 2:
+        raise ValueError(f"{video_path}: expected 2 traced frames, found {sorted(traces)}.")
+    video = read_video(video_path)
+    height, width, num_frames = video.array.shape
+    label = np.full((height, width, num_frames), IGNORE_INDEX, np.uint8)
+    areas = {}
+    for frame, rows in traces.items():
+        if not 0 <= frame < num_frames:
+            raise ValueError(f"{video_path}: tracing for frame {frame} beyond the video's {num_frames} frames.")
+        try:
+            mask = rasterize_tracing(rows, (height, width))
+        except ValueError as err:
+            raise ValueError(f"{video_path}: frame {frame}: {err}.") from err
+        label[..., frame] = mask
+        areas[frame] = int(mask.sum())
+    ed_frame, es_frame = sorted(areas, key=areas.get, reverse=True)
+    fps = _float(meta.get("FPS")) or video.fps
+    item = {
+        "image": f"videos/{name}.nii.gz",
+        "label": f"labels/{name}.nii.gz",
+        "case": name,
+        "ed_frame": int(ed_frame),
+        "es_frame": int(es_frame),
+        "ef": _float(meta.get("EF")),
+        "edv": _float(meta.get("EDV")),
+        "esv": _float(meta.get("ESV")),
+        "fps": fps,
+        "spacing": None,  # EchoNet-Dynamic gives no pixel spacing: distances are in pixels
+    }
+    write_volume(out_dir / item["image"], video.array, fps=fps)
+    write_volume(out_dir / item["label"], label, fps=fps)
+    return item
+
+
+def convert(root: str | Path, out_dir: str | Path, limit: int | None = None) -> ConversionReport:
+    """Convert the EchoNet-Dynamic folder ``root``; writes ``out_dir/datalist.json``; failures are reported."""
+    root, out_dir = Path(root), Path(out_dir)
+    report = ConversionReport("echonet")
+    for required in ("FileList.csv", "VolumeTracings.csv", "Videos"):
+        if not (root / required).exists():
+            report.failed.append((str(root / required), "missing"))
+    if report.failed:
+        return report
+    file_list, tracings = read_file_list(root / "FileList.csv"), read_tracings(root / "VolumeTracings.csv")
+    names = sorted(file_list)[:limit] if limit else sorted(file_list)
+
+    def convert_one(name: str):
+        split = SPLIT_NAMES.get(str(file_list[name].get("Split", "")).upper())
+        if split is None:
+            raise ValueError(f"FileList.csv: unknown Split {file_list[name].get('Split')!r} for {name}.")
+        if name not in tracings:
+            raise ValueError(f"VolumeTracings.csv: no tracings for {name}.")
+        return split, convert_video(name, root / "Videos" / f"{name}.avi", tracings[name], file_list[name], out_dir)
+
+    splits: dict[str, list] = {split: [] for split in SPLITS}
+    for split, item in report.run(names, convert_one):
+        splits[split].append(item)
+    metadata = {"source": "EchoNet-Dynamic", "classes": {"0": "background", "1": "LV cavity"}, "ignore_index": 255}
+    write_datalist(out_dir / "datalist.json", splits, metadata)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Convert EchoNet-Dynamic to NIfTI videos, labels and a datalist.")
+    parser.add_argument("--root", required=True, help="folder with FileList.csv, VolumeTracings.csv and Videos/")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--limit", type=int, help="convert only the first N videos (by name)")
+    args = parser.parse_args(argv)
+    report = convert(args.root, args.out, args.limit)
+    print(report.summary())
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

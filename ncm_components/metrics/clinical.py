@@ -1,0 +1,73 @@
+"""LV volumes and ejection fraction from 2D masks: single-plane and biplane method of disks (Simpson's rule).
+
+The long axis of a cavity mask is its principal axis (second moments of the pixel positions in mm). The cavity is
+cut into ``num_disks`` slabs of equal height h perpendicular to it; a slab's diameter is its area divided by h (the
+mean width, robust to pixel steps). Single plane: V = sum(pi/4 d_i^2 h). Biplane: V = sum(pi/4 a_i b_i h) with
+h = max(L_a, L_b) / num_disks, as in the ASE/EACVI recommendation. Volumes in mL when spacing is in mm.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["disk_diameters", "volume_single_plane", "volume_biplane", "ejection_fraction"]
+
+
+def disk_diameters(mask: np.ndarray, spacing: tuple[float, float] = (1.0, 1.0), num_disks: int = 20):
+    """Disk diameters along the principal axis of a 2D mask.
+
+    Args:
+        mask: (H, W) boolean or {0, 1} cavity mask.
+        spacing: (row, column) pixel size in mm (NaN: 1).
+        num_disks: number of slabs.
+
+    Returns:
+        (diameters (num_disks,) in mm, long-axis length in mm); zeros and 0.0 for an empty mask.
+    """
+    rows, cols = np.nonzero(np.asarray(mask) > 0)
+    if rows.size == 0:
+        return np.zeros(num_disks), 0.0
+    sy, sx = (1.0 if math.isnan(s) else float(s) for s in spacing)
+    points = np.stack([rows * sy, cols * sx], axis=1).astype(np.float64)
+    centred = points - points.mean(axis=0)
+    if rows.size < 3:
+        return np.zeros(num_disks), 0.0
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    axis = vectors[:, -1]
+    along = centred @ axis
+    pixel_extent = abs(axis[0]) * sy / 2 + abs(axis[1]) * sx / 2  # half a pixel's footprint on the axis
+    start, stop = along.min() - pixel_extent, along.max() + pixel_extent
+    length = stop - start
+    height = length / num_disks
+    slab = np.clip(((along - start) / height).astype(int), 0, num_disks - 1)
+    areas = np.bincount(slab, minlength=num_disks) * sy * sx
+    return areas / height, float(length)
+
+
+def volume_single_plane(mask: np.ndarray, spacing: tuple[float, float] = (1.0, 1.0), num_disks: int = 20) -> float:
+    """Single-plane method-of-disks volume of a 2D cavity mask (mL for mm spacing; 0.0 for an empty mask)."""
+    diameters, length = disk_diameters(mask, spacing, num_disks)
+    return float(np.sum(math.pi / 4 * diameters**2 * (length / num_disks)) / 1000.0)
+
+
+def volume_biplane(
+    mask_a: np.ndarray,
+    mask_b: np.ndarray,
+    spacing_a: tuple[float, float] = (1.0, 1.0),
+    spacing_b: tuple[float, float] = (1.0, 1.0),
+    num_disks: int = 20,
+) -> float:
+    """Biplane method-of-disks volume from two orthogonal apical views (2- and 4-chamber), in mL."""
+    diameters_a, length_a = disk_diameters(mask_a, spacing_a, num_disks)
+    diameters_b, length_b = disk_diameters(mask_b, spacing_b, num_disks)
+    height = max(length_a, length_b) / num_disks
+    return float(np.sum(math.pi / 4 * diameters_a * diameters_b * height) / 1000.0)
+
+
+def ejection_fraction(edv: float, esv: float) -> float:
+    """EF in percent, ``100 (EDV - ESV) / EDV``; NaN when EDV is not positive (no LV found: EF undefined)."""
+    if not edv > 0:
+        return math.nan
+    return 100.0 * (edv - esv) / edv

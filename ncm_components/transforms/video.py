@@ -1,0 +1,189 @@
+"""MONAI dictionary transforms for echo videos: load any supported file, sample ED->ES clips, speckle noise.
+
+Every video is a MetaTensor (C, H, W, T), time last; its meta holds ``spacing_mm`` (row, column; NaN when unknown),
+``fps``, ``filename_or_obj`` and ``num_frames`` of the source file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+import torch
+from monai.config import KeysCollection
+from monai.data import MetaTensor
+from monai.transforms import MapTransform, RandomizableTransform
+
+from .io import read_video
+from .labels import annotated_frames, check_label_values
+
+__all__ = ["LoadVideod", "SampleClipd", "RandSpeckleNoised", "clip_indices"]
+
+
+def _to_meta_tensor(video, dtype: torch.dtype) -> MetaTensor:
+    sy, sx = video.spacing
+    frame_time = 1000.0 / video.fps if not math.isnan(video.fps) else 1.0
+    affine = torch.diag(
+        torch.tensor(
+            [1.0 if math.isnan(sy) else sy, 1.0 if math.isnan(sx) else sx, frame_time, 1.0], dtype=torch.float64
+        )
+    )
+    meta = {
+        "filename_or_obj": video.path,
+        "spacing_mm": torch.tensor([sy, sx], dtype=torch.float32),
+        "fps": float(video.fps),
+        "num_frames": video.num_frames,
+    }
+    array = torch.as_tensor(np.asarray(video.array)).to(dtype)
+    return MetaTensor(array.unsqueeze(0), affine=affine, meta=meta)
+
+
+class LoadVideod(MapTransform):
+    """Load videos and label volumes (NIfTI, MHD, AVI/MP4, DICOM) as MetaTensors (1, H, W, T).
+
+    Args:
+        keys: keys holding file paths.
+        label_keys: keys (among ``keys``) holding label volumes: loaded as uint8 and checked against ``num_classes``.
+        num_classes: classes of the labels (255 = not annotated is always allowed); None skips the value check.
+        reference_key: the video the labels must match in (H, W, T).
+        allow_missing_keys: skip keys absent from the item.
+
+    Raises:
+        VideoReadError / ValueError: unreadable files, zero frames, label values outside the classes, a label whose
+        shape or frame count differs from the video; each message names the file.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        label_keys: Sequence[str] = ("label", "label_full"),
+        num_classes: int | None = None,
+        reference_key: str = "image",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.label_keys = tuple(label_keys)
+        self.num_classes = num_classes
+        self.reference_key = reference_key
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            if isinstance(d[key], torch.Tensor):
+                continue  # already loaded
+            video = read_video(d[key])
+            if key in self.label_keys:
+                if self.num_classes is not None:
+                    check_label_values(video.array, self.num_classes, video.path)
+                d[key] = _to_meta_tensor(video, torch.uint8)
+            else:
+                d[key] = _to_meta_tensor(video, torch.float32)
+        reference = d.get(self.reference_key)
+        for key in self.label_keys:
+            if key in d and isinstance(d[key], torch.Tensor) and isinstance(reference, torch.Tensor):
+                if tuple(d[key].shape[1:]) != tuple(reference.shape[1:]):
+                    raise ValueError(
+                        f"{d[key].meta['filename_or_obj']}: label shape (H, W, T) {tuple(d[key].shape[1:])} does not "
+                        f"match the video {reference.meta['filename_or_obj']} {tuple(reference.shape[1:])}."
+                    )
+        return d
+
+
+def clip_indices(first: int, last: int, num_frames: int, rng: np.random.RandomState | None = None) -> np.ndarray:
+    """Frame indices of a clip from ``first`` to ``last`` (either order): uniform, or jittered when ``rng`` is given.
+
+    The end frames are always kept (they carry the ED/ES annotations); interior frames are placed uniformly and, for
+    training, each moved by up to half the spacing between them (random stride), kept in order.
+    """
+    if num_frames == 1:
+        return np.array([first])
+    positions = np.linspace(first, last, num_frames)
+    if rng is not None and num_frames > 2:
+        step = (last - first) / (num_frames - 1)
+        positions[1:-1] += rng.uniform(-0.5, 0.5, num_frames - 2) * step
+    indices = np.round(positions).astype(int)
+    indices[0], indices[-1] = first, last
+    return np.sort(indices) if last >= first else -np.sort(-indices)
+
+
+class SampleClipd(RandomizableTransform, MapTransform):
+    """Cut a T-frame clip from ED to ES out of the videos and labels of an item (frame 0 = ED).
+
+    ED/ES come from the item's ``ed_key``/``es_key``, else from the first and last annotated frames of
+    ``label_key``. ``mode="uniform"`` (evaluation) samples evenly; ``mode="random"`` (training) jitters the interior
+    frames; ``mode="all"`` keeps the whole video (inference). The chosen indices are stored under ``"clip_frames"``.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        num_frames: int = 10,
+        mode: str = "uniform",
+        ed_key: str = "ed_frame",
+        es_key: str = "es_frame",
+        label_key: str = "label",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        RandomizableTransform.__init__(self, prob=1.0)
+        if mode not in ("uniform", "random", "all"):
+            raise ValueError(f"mode must be 'uniform', 'random' or 'all', got {mode!r}.")
+        self.num_frames = num_frames
+        self.mode = mode
+        self.ed_key, self.es_key, self.label_key = ed_key, es_key, label_key
+
+    def _end_frames(self, d: dict) -> tuple[int, int]:
+        if self.ed_key in d and self.es_key in d:
+            return int(d[self.ed_key]), int(d[self.es_key])
+        if self.label_key in d:
+            flags = np.asarray(annotated_frames(d[self.label_key]))
+            annotated = np.nonzero(flags)[0]
+            if annotated.size:
+                return int(annotated[0]), int(annotated[-1])
+        raise ValueError(
+            f"{d.get('image', 'item')}: no ED/ES frames ('{self.ed_key}', '{self.es_key}') and no annotated frames."
+        )
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        if self.mode == "all":
+            return d
+        first, last = self._end_frames(d)
+        reference = next(d[k] for k in self.key_iterator(d))
+        length = reference.shape[-1]
+        if not (0 <= first < length and 0 <= last < length):
+            raise ValueError(f"{d.get('image', 'item')}: ED/ES frames {first}, {last} outside its {length} frames.")
+        indices = clip_indices(first, last, self.num_frames, self.R if self.mode == "random" else None)
+        index = torch.as_tensor(indices, dtype=torch.long)
+        for key in self.key_iterator(d):
+            d[key] = d[key][..., index]
+        d["clip_frames"] = index
+        return d
+
+
+class RandSpeckleNoised(RandomizableTransform, MapTransform):
+    """Multiplicative Rayleigh speckle: ``x * ((1 - strength) + strength * n)``, n Rayleigh with mean 1 per pixel."""
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        prob: float = 0.3,
+        strength: tuple[float, float] = (0.05, 0.3),
+        allow_missing_keys=False,
+    ):
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        RandomizableTransform.__init__(self, prob)
+        self.strength = strength
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        self.randomize(None)
+        if not self._do_transform:
+            return d
+        strength = self.R.uniform(*self.strength)
+        for key in self.key_iterator(d):
+            image = d[key]
+            noise = self.R.rayleigh(scale=math.sqrt(2 / math.pi), size=tuple(image.shape)).astype(np.float32)
+            d[key] = image * ((1 - strength) + strength * torch.as_tensor(noise, device=image.device))
+        return d

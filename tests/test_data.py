@@ -1,0 +1,276 @@
+"""Data: the synthetic generator, CAMUS / EchoNet-Dynamic / DICOM converters, video IO and the atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import cv2
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+from matplotlib.path import Path as PolygonPath
+
+from ncm_components.data import camus, dicom, echonet, synthetic
+from ncm_components.data.atomic import atomic_path
+from ncm_components.data.datalist import load_datalist
+from ncm_components.metrics.clinical import ejection_fraction, volume_single_plane
+from ncm_components.transforms import VideoReadError, read_video, write_volume
+
+from .conftest import CAMUS_SAMPLES, requires_camus
+
+
+def tree_digest(folder) -> dict:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ---------------------------------------------------------------- synthetic generator
+def test_synthetic_is_deterministic():
+    a, b = synthetic.generate_echo(5), synthetic.generate_echo(5)
+    assert np.array_equal(a.video, b.video) and np.array_equal(a.labels, b.labels)
+    assert not np.array_equal(a.video[..., 0], synthetic.generate_echo(6).video[..., 0])
+
+
+@pytest.mark.parametrize("ef", [20, 35, 50, 62, 75])
+def test_synthetic_ground_truth_ef_matches_request(ef):
+    for seed in range(3):
+        echo = synthetic.generate_echo(seed, ef=ef)
+        edv = volume_single_plane(echo.lv_masks[..., echo.ed_frame], echo.spacing)
+        esv = volume_single_plane(echo.lv_masks[..., echo.es_frame], echo.spacing)
+        assert abs(ejection_fraction(edv, esv) - ef) <= 2.0
+
+
+def test_synthetic_every_frame_labelled_and_ed_es_extremes():
+    echo = synthetic.generate_echo(3)
+    areas = echo.lv_masks.sum(axis=(0, 1))
+    assert (areas > 0).all() and set(np.unique(echo.labels)) == {0, 1, 2, 3}
+    cycle_areas = areas[echo.ed_frame : echo.es_frame + 1]
+    assert areas[echo.ed_frame] == cycle_areas.max() and areas[echo.es_frame] == cycle_areas.min()
+    assert echo.video.dtype == np.uint8 and echo.video.shape == echo.labels.shape
+
+
+def test_synthetic_dataset_cli_writes_datalist(tmp_path):
+    assert synthetic.main(["--out", str(tmp_path), "--num-videos", "5", "--size", "64"]) == 0
+    content = json.loads((tmp_path / "datalist.json").read_text())
+    assert [len(content[s]) for s in ("training", "validation", "test")] == [3, 1, 1]
+    item = load_datalist(tmp_path / "datalist.json", "training")[0]
+    video, sparse, full = (read_video(item[k]) for k in ("image", "label", "label_full"))
+    assert video.array.shape == sparse.array.shape == full.array.shape and video.array.shape[:2] == (64, 64)
+    annotated = [t for t in range(sparse.num_frames) if (sparse.array[..., t] != 255).any()]
+    assert annotated == sorted([item["ed_frame"], item["es_frame"]])
+    assert np.isin(full.array, [0, 1]).all() and video.fps == pytest.approx(50.0)
+    assert abs(item["ef_masks"] - item["ef"]) <= 2.0 and video.spacing[0] == pytest.approx(item["spacing"][0])
+
+
+# ---------------------------------------------------------------- CAMUS
+@requires_camus
+def test_camus_2019_round_trip(tmp_path):
+    before = tree_digest(CAMUS_SAMPLES)
+    report = camus.convert(CAMUS_SAMPLES, tmp_path)
+    assert report.exit_code == 0 and len(report.done) == 4
+    items = load_datalist(tmp_path / "datalist.json", "training")
+    assert {i["case"] for i in items} == {"patient0001_2CH", "patient0001_4CH", "patient0003_2CH", "patient0003_4CH"}
+    item = next(i for i in items if i["case"] == "patient0001_2CH")
+    video, label = read_video(item["image"]), read_video(item["label"])
+    ed_source = read_video(CAMUS_SAMPLES / "patient0001" / "patient0001_2CH_ED.mhd")
+    es_gt = read_video(CAMUS_SAMPLES / "patient0001" / "patient0001_2CH_ES_gt.mhd")
+    assert video.array.shape == (778, 549, 2) and video.spacing == pytest.approx((0.154, 0.308))
+    assert np.array_equal(video.array[..., 0], ed_source.array[..., 0])  # frame 0 = ED
+    assert np.array_equal(label.array[..., 1], (es_gt.array[..., 0] == 1).astype(np.uint8))
+    assert set(np.unique(label.array)) == {0, 1}
+    assert item["edv"] == 94.0 and item["ef"] == 63.2 and (item["ed_frame"], item["es_frame"]) == (0, 1)
+    assert tree_digest(CAMUS_SAMPLES) == before  # inputs untouched
+
+
+@requires_camus
+def test_camus_all_classes(tmp_path):
+    camus.convert(CAMUS_SAMPLES / "patient0003", tmp_path, all_classes=True)
+    label = read_video(load_datalist(tmp_path / "datalist.json", "training")[0]["label"])
+    assert set(np.unique(label.array)) == {0, 1, 2, 3}
+
+
+def make_camus_nifti_patient(root, patient="patient0420", frames=6, es_first=True, info_extra=""):
+    folder = root / patient
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    video = rng.integers(0, 255, (32, 48, frames), dtype=np.uint8)
+    gt = np.zeros((32, 48, frames), np.uint8)
+    for t in range(frames):
+        gt[8 : 20 + t, 10:30, t] = 1  # LV grows with t: frame order is visible
+        gt[2:6, 10:30, t] = 2
+    for view in ("2CH", "4CH"):
+        write_volume(folder / f"{patient}_{view}_half_sequence.nii.gz", video, (0.3, 0.3))
+        write_volume(folder / f"{patient}_{view}_half_sequence_gt.nii.gz", gt, (0.3, 0.3))
+        ed, es = (frames, 1) if es_first else (1, frames)
+        (folder / f"Info_{view}.cfg").write_text(f"ED: {ed}\nES: {es}\nNbFrame: {frames}\n{info_extra}")
+    return video, gt
+
+
+def test_camus_nifti_flips_time_when_es_first(tmp_path):
+    video, gt = make_camus_nifti_patient(tmp_path / "in", es_first=True)
+    report = camus.convert(tmp_path / "in", tmp_path / "out")
+    assert report.exit_code == 0
+    item = load_datalist(tmp_path / "out" / "datalist.json", "test")[0]  # patient 420 -> test split
+    out_video, full = read_video(item["image"]), read_video(item["label_full"])
+    sparse = read_video(item["label"])
+    assert np.array_equal(out_video.array, video[..., ::-1])
+    assert np.array_equal(full.array, (gt[..., ::-1] == 1).astype(np.uint8))
+    assert [t for t in range(6) if (sparse.array[..., t] != 255).any()] == [0, 5]
+    assert full.array[..., 0].sum() > full.array[..., 5].sum()  # frame 0 = ED, the largest LV
+
+
+def test_camus_official_split(tmp_path):
+    make_camus_nifti_patient(tmp_path / "in", patient="patient0007", es_first=False)
+    (tmp_path / "split").mkdir()
+    (tmp_path / "split" / "subgroup_validation.txt").write_text("patient0007\n")
+    camus.convert(tmp_path / "in", tmp_path / "out", split_dir=tmp_path / "split")
+    assert len(load_datalist(tmp_path / "out" / "datalist.json", "validation")) == 2
+
+
+@pytest.mark.parametrize(
+    "break_case,message",
+    [
+        (lambda f: (f / "Info_2CH.cfg").write_text("NbFrame: 6\n"), "no integer ED and ES"),
+        (lambda f: (f / "Info_2CH.cfg").write_text("ED: 1\nES: 9\n"), "beyond the 6 frames"),
+        (
+            lambda f: write_volume(f / "patient0420_2CH_half_sequence_gt.nii.gz", np.full((32, 48, 6), 7, np.uint8)),
+            "outside the declared classes",
+        ),
+        (
+            lambda f: write_volume(f / "patient0420_2CH_half_sequence_gt.nii.gz", np.zeros((32, 40, 6), np.uint8)),
+            "differs from video",
+        ),
+        (lambda f: (f / "patient0420_2CH_half_sequence.nii.gz").write_bytes(b"not nifti"), "cannot be read"),
+    ],
+)
+def test_camus_bad_case_is_reported_and_skipped(tmp_path, capsys, break_case, message):
+    make_camus_nifti_patient(tmp_path / "in")
+    break_case(tmp_path / "in" / "patient0420")
+    before = tree_digest(tmp_path / "in")
+    assert camus.main(["--root", str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "patient0420_2CH" in err and message in err
+    assert [i["case"] for i in load_datalist(tmp_path / "out" / "datalist.json", "test")] == ["patient0420_4CH"]
+    assert tree_digest(tmp_path / "in") == before
+
+
+# ---------------------------------------------------------------- EchoNet-Dynamic
+def chord_tracing(centre, half_length, half_width, chords=20):
+    """EchoNet-style rows: long axis first, then chords X1,Y1 (left) -> X2,Y2 (right) down an ellipse."""
+    cy, cx = centre
+    rows = [[cx, cy - half_length, cx, cy + half_length]]
+    for y in np.linspace(cy - half_length * 0.95, cy + half_length * 0.95, chords):
+        w = half_width * math.sqrt(max(0.0, 1 - ((y - cy) / half_length) ** 2))
+        rows.append([cx - w, y, cx + w, y])
+    return np.array(rows)
+
+
+def independent_fill(rows, shape):
+    """Pixel centres inside or on the polygon, by matplotlib's point-in-polygon test (not the code under test)."""
+    x = np.concatenate((rows[1:, 0], rows[1:, 2][::-1]))
+    y = np.concatenate((rows[1:, 1], rows[1:, 3][::-1]))
+    vertices = np.stack([np.rint(x), np.rint(y)], axis=1)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    points, path = np.stack([xx.ravel(), yy.ravel()], 1), PolygonPath(vertices)
+    # the sign of radius grows or shrinks the path depending on its orientation: the union keeps the boundary
+    on_or_inside = path.contains_points(points, radius=1e-6) | path.contains_points(points, radius=-1e-6)
+    return on_or_inside.reshape(shape)
+
+
+def make_echonet(root, tracings_override=None, frames=20):
+    (root / "Videos").mkdir(parents=True)
+    writer = cv2.VideoWriter(str(root / "Videos" / "0X1.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 50, (112, 112), False)
+    for t in range(frames):
+        writer.write(np.full((112, 112), 10 * t % 255, np.uint8))
+    writer.release()
+    (root / "FileList.csv").write_text(
+        "FileName,EF,ESV,EDV,FrameHeight,FrameWidth,FPS,NumberOfFrames,Split\n0X1,55.0,40.0,89.0,112,112,50,20,TRAIN\n"
+    )
+    traces = tracings_override or {3: chord_tracing((60, 56), 30, 18), 12: chord_tracing((62, 57), 24, 12)}
+    lines = ["FileName,X1,Y1,X2,Y2,Frame"]
+    for frame, rows in traces.items():
+        lines += [f"0X1.avi,{a},{b},{c},{d},{frame}" for a, b, c, d in rows]
+    (root / "VolumeTracings.csv").write_text("\n".join(lines) + "\n")
+    return traces
+
+
+def test_echonet_rasterisation_matches_independent_fill(tmp_path):
+    traces = make_echonet(tmp_path / "in")
+    before = tree_digest(tmp_path / "in")
+    assert echonet.convert(tmp_path / "in", tmp_path / "out").exit_code == 0
+    item = load_datalist(tmp_path / "out" / "datalist.json", "training")[0]
+    label = read_video(item["label"]).array
+    assert label.shape == (112, 112, 20) and read_video(item["image"]).num_frames == 20
+    for frame, rows in traces.items():
+        expected = independent_fill(rows, (112, 112))
+        produced = label[..., frame].astype(bool)
+        assert np.array_equal(produced, expected)
+    assert (item["ed_frame"], item["es_frame"]) == (3, 12)  # larger area = ED
+    assert set(np.unique(label[..., 0])) == {255} and item["ef"] == 55.0 and item["fps"] == 50.0
+    assert tree_digest(tmp_path / "in") == before
+
+
+@pytest.mark.parametrize(
+    "traces,message",
+    [
+        ({3: chord_tracing((60, 56), 30, 18), 40: chord_tracing((60, 56), 20, 10)}, "beyond the video"),
+        ({3: chord_tracing((60, 56), 30, 18), 12: np.tile([[50.0, 50.0, 50.0, 50.0]], (5, 1))}, "empty"),
+        ({3: chord_tracing((60, 56), 30, 18)}, "expected 2 traced frames"),
+    ],
+)
+def test_echonet_bad_tracings(tmp_path, capsys, traces, message):
+    make_echonet(tmp_path / "in", traces)
+    assert echonet.main(["--root", str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "0X1" in err and message in err
+
+
+# ---------------------------------------------------------------- DICOM
+def write_cine_dicom(path, frames=8, regions=True):
+    arr = (np.arange(frames * 40 * 56) % 251).astype(np.uint8).reshape(frames, 40, 56)
+    image = sitk.GetImageFromArray(arr)
+    image.SetMetaData("0018|1063", "33.3")  # frame time, ms
+    sitk.WriteImage(image, str(path))
+    ds = pydicom.dcmread(str(path))
+    ds.Modality = "US"
+    if regions:
+        region = pydicom.Dataset()
+        region.PhysicalUnitsXDirection, region.PhysicalUnitsYDirection = 3, 3
+        region.PhysicalDeltaX, region.PhysicalDeltaY = 0.03, 0.025
+        ds.SequenceOfUltrasoundRegions = pydicom.Sequence([region])
+    else:
+        ds.PixelSpacing = [0.2, 0.4]
+    ds.save_as(str(path))
+    return arr
+
+
+@pytest.mark.parametrize("regions,spacing", [(True, (0.25, 0.3)), (False, (0.2, 0.4))])
+def test_dicom_cine_to_nifti(tmp_path, regions, spacing):
+    arr = write_cine_dicom(tmp_path / "loop.dcm", regions=regions)
+    assert dicom.main(["--input", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    item = load_datalist(tmp_path / "out" / "datalist.json", "test")[0]
+    video = read_video(item["image"])
+    assert np.array_equal(video.array, arr.transpose(1, 2, 0))
+    assert video.spacing == pytest.approx(spacing) and video.fps == pytest.approx(1000 / 33.3, rel=1e-3)
+
+
+# ---------------------------------------------------------------- IO and atomic writes
+def test_read_video_errors_name_the_file(tmp_path):
+    with pytest.raises(VideoReadError, match="missing.nii.gz: file not found"):
+        read_video(tmp_path / "missing.nii.gz")
+    (tmp_path / "broken.avi").write_bytes(b"\x00" * 100)
+    with pytest.raises(VideoReadError, match="broken.avi"):
+        read_video(tmp_path / "broken.avi")
+    with pytest.raises(VideoReadError, match="unsupported file type"):
+        read_video(tmp_path / "x.txt") if (tmp_path / "x.txt").write_text("x") else None
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,108 @@
+"""Video transforms: loading as MetaTensors, ED->ES clip sampling, annotation flags, augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from monai.transforms import Compose, RandRotated, Resized, ScaleIntensityd
+
+from ncm_components.data.synthetic import generate_echo
+from ncm_components.transforms import (
+    AnnotatedFramesd,
+    LoadVideod,
+    RandSpeckleNoised,
+    SampleClipd,
+    annotated_frames,
+    clip_indices,
+    sparse_label,
+    write_volume,
+)
+
+
+@pytest.fixture
+def echo_item(tmp_path):
+    echo = generate_echo(11, size=64)
+    write_volume(tmp_path / "v.nii.gz", echo.video, echo.spacing, echo.fps)
+    write_volume(tmp_path / "l.nii.gz", sparse_label(echo.lv_masks, [echo.ed_frame, echo.es_frame]), echo.spacing)
+    write_volume(tmp_path / "f.nii.gz", echo.lv_masks, echo.spacing)
+    item = {"image": str(tmp_path / "v.nii.gz"), "label": str(tmp_path / "l.nii.gz")}
+    item.update(label_full=str(tmp_path / "f.nii.gz"), ed_frame=echo.ed_frame, es_frame=echo.es_frame)
+    return item, echo
+
+
+def test_load_video_meta(echo_item):
+    item, echo = echo_item
+    d = LoadVideod(["image", "label", "label_full"], num_classes=2)(item)
+    assert d["image"].shape == (1, 64, 64, echo.video.shape[2]) and d["image"].dtype == torch.float32
+    assert d["label"].dtype == torch.uint8
+    assert torch.allclose(d["image"].meta["spacing_mm"], torch.tensor(echo.spacing, dtype=torch.float32))
+    assert d["image"].meta["fps"] == pytest.approx(50.0) and d["image"].meta["filename_or_obj"].endswith("v.nii.gz")
+
+
+def test_load_video_rejects_mismatched_label(tmp_path, echo_item):
+    item, echo = echo_item
+    write_volume(tmp_path / "short.nii.gz", echo.lv_masks[..., :5])
+    with pytest.raises(ValueError, match="short.nii.gz: label shape"):
+        LoadVideod(["image", "label"])({**item, "label": str(tmp_path / "short.nii.gz")})
+    with pytest.raises(ValueError, match="outside the declared classes"):
+        write_volume(tmp_path / "multi.nii.gz", echo.labels)
+        LoadVideod(["image", "label"], num_classes=2)({**item, "label": str(tmp_path / "multi.nii.gz")})
+
+
+@pytest.mark.parametrize(
+    "first,last,frames,expected",
+    [(2, 11, 4, [2, 5, 8, 11]), (11, 2, 4, [11, 8, 5, 2]), (3, 4, 4, [3, 3, 4, 4]), (5, 9, 1, [5])],
+)
+def test_clip_indices_uniform(first, last, frames, expected):
+    assert clip_indices(first, last, frames).tolist() == expected
+
+
+def test_clip_indices_random_keeps_ends_and_order():
+    rng = np.random.RandomState(0)
+    for _ in range(50):
+        idx = clip_indices(4, 30, 10, rng)
+        assert idx[0] == 4 and idx[-1] == 30 and (np.diff(idx) >= 0).all()
+    assert len({tuple(clip_indices(4, 30, 10, rng)) for _ in range(10)}) > 1
+
+
+@pytest.mark.parametrize("mode", ["uniform", "random"])
+def test_sample_clip_from_ed_to_es(echo_item, mode):
+    item, echo = echo_item
+    keys = ["image", "label", "label_full"]
+    d = SampleClipd(keys, num_frames=10, mode=mode)(LoadVideod(keys)(item))
+    assert d["image"].shape[-1] == 10 and d["label"].shape[-1] == 10
+    assert annotated_frames(d["label"]).tolist() == [True] + [False] * 8 + [True]
+    assert d["clip_frames"][0] == echo.ed_frame and d["clip_frames"][-1] == echo.es_frame
+    assert torch.equal(d["label_full"][..., 0], d["label"][..., 0])
+    areas = d["label_full"].float().sum(dim=(0, 1, 2))
+    assert areas[0] == areas.max() and areas[-1] == areas.min()  # ED -> ES: the LV shrinks
+
+
+def test_sample_clip_falls_back_to_annotated_frames(echo_item):
+    item, echo = echo_item
+    item = {k: v for k, v in item.items() if k not in ("ed_frame", "es_frame")}
+    d = SampleClipd(["image", "label"], num_frames=5)(LoadVideod(["image", "label"])(item))
+    assert d["clip_frames"][0] == min(echo.ed_frame, echo.es_frame)
+    with pytest.raises(ValueError, match="no ED/ES frames"):
+        SampleClipd(["image"], num_frames=5)({"image": torch.zeros(1, 8, 8, 6)})
+
+
+def test_annotated_frames_survive_rotation_with_border_padding(echo_item):
+    item, _ = echo_item
+    pipeline = Compose(
+        [
+            LoadVideod(["image", "label"]),
+            SampleClipd(["image", "label"], num_frames=6),
+            ScaleIntensityd("image"),
+            Resized(["image", "label"], spatial_size=(48, 48, -1), mode=("bilinear", "nearest")),
+            RandRotated(["image", "label"], range_z=0.4, prob=1.0, mode=("bilinear", "nearest"), padding_mode="border"),
+            RandSpeckleNoised("image", prob=1.0),
+            AnnotatedFramesd("label"),
+        ]
+    )
+    pipeline.set_random_state(0)
+    d = pipeline(item)
+    assert d["image"].shape == (1, 48, 48, 6)
+    assert d["annotated"].tolist() == [True, False, False, False, False, True]
+    assert set(torch.unique(d["label"]).tolist()) <= {0, 1, 255}
