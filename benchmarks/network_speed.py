@@ -2,7 +2,8 @@
 
 Every model runs on the same 10-frame clip. Timings alternate between models (round-robin) so that the machine's
 speed drift hits all of them alike; each figure is the median of ``--repeats`` rounds after warm-up. Peak memory is
-the growth of the resident set of a fresh subprocess running one forward pass (model weights included).
+the growth of the peak resident set during one forward pass in a fresh process (activations and workspace, not
+weights; Linux only).
 
     python benchmarks/network_speed.py --threads 2 --repeats 7
 """
@@ -42,17 +43,29 @@ def flops_per_frame(model: torch.nn.Module, size: int, frames: int) -> float:
     return counter.get_total_flops() / frames
 
 
-def peak_memory_mib(name: str, size: int, frames: int, threads: int) -> float:
-    """Resident-set growth (MiB) of a fresh process that builds the model and runs one forward pass."""
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def peak_memory_mib(name: str, size: int, frames: int) -> float:
+    """Peak resident-set growth (MiB) of one forward pass, in a fresh process (Linux: clear_refs resets the peak)."""
     code = (
-        "import resource, sys, torch; sys.path.insert(0, 'benchmarks'); import network_speed as b;"
-        f"torch.set_num_threads({threads}); base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
-        f"m = b.MODELS[{name!r}]().eval(); x = torch.randn(1, 1, {size}, {size}, {frames});"
-        "torch.inference_mode().__enter__(); m(x);"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)"
+        "import sys, torch; sys.path.insert(0, 'benchmarks'); import network_speed as b; torch.set_num_threads(2);"
+        f"print(b._forward_peak_mib(b.MODELS[{name!r}]().eval(), {size}, {frames}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def _forward_peak_mib(model: torch.nn.Module, size: int, frames: int) -> float:
+    clip = torch.randn(1, 1, size, size, frames)
+    before = _status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM, the peak resident set, to the current one
+    with torch.inference_mode():
+        model(clip)
+    return (_status_kib("VmHWM") - before) / 1024
 
 
 def frames_per_second(models: dict, size: int, frames: int, repeats: int) -> dict[str, float]:
@@ -91,7 +104,7 @@ def main() -> None:
                 "gflops_per_frame": flops_per_frame(model, size, args.frames) / 1e9,
                 "fps": fps[name],
                 "ratio_to_unet": fps[BASELINE] / fps[name],
-                "peak_mem_MiB": None if args.no_memory else peak_memory_mib(name, size, args.frames, args.threads),
+                "peak_mem_MiB": None if args.no_memory else peak_memory_mib(name, size, args.frames),
             }
     print(f"torch {torch.__version__}, {args.threads} threads, {args.frames}-frame clip, median of {args.repeats}")
     print("| model | size | params (M) | GFLOP/frame | frames/s | time vs UNet | peak memory (MiB) |")
