@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
+CODE_DIRS := $(wildcard ncm_components bundle tests benchmarks)
 
 .PHONY: setup demo test lint format bench clean
 
@@ -23,13 +24,13 @@ test: $(INSTALLED)
 	$(PY) -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
-	$(PY) -m black --check --diff ncm_components bundle tests benchmarks
-	$(PY) -m isort --check-only --diff ncm_components bundle tests benchmarks
-	$(PY) -m flake8 ncm_components bundle tests benchmarks
+	$(PY) -m black --check --diff $(CODE_DIRS)
+	$(PY) -m isort --check-only --diff $(CODE_DIRS)
+	$(PY) -m flake8 $(CODE_DIRS)
 
 format: $(INSTALLED)
-	$(PY) -m black ncm_components bundle tests benchmarks
-	$(PY) -m isort ncm_components bundle tests benchmarks
+	$(PY) -m black $(CODE_DIRS)
+	$(PY) -m isort $(CODE_DIRS)
 
 bench: $(INSTALLED)
 	$(PY) benchmarks/network_speed.py --threads 2 --repeats 7
