@@ -263,8 +263,9 @@ def test_read_video_errors_name_the_file(tmp_path):
     (tmp_path / "broken.avi").write_bytes(b"\x00" * 100)
     with pytest.raises(VideoReadError, match="broken.avi"):
         read_video(tmp_path / "broken.avi")
+    (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(VideoReadError, match="unsupported file type"):
-        read_video(tmp_path / "x.txt") if (tmp_path / "x.txt").write_text("x") else None
+        read_video(tmp_path / "notes.txt")
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):

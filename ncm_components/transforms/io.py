@@ -9,7 +9,7 @@ cine loops (``.dcm`` or extension-less files) through SimpleITK with tags from p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,6 @@ class Video:
     spacing: tuple[float, float] = (math.nan, math.nan)
     fps: float = math.nan
     path: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def num_frames(self) -> int:
