@@ -25,7 +25,7 @@ import numpy as np
 from ..metrics.clinical import ejection_fraction, volume_single_plane
 from ..transforms.io import write_volume
 from ..transforms.labels import IGNORE_INDEX, sparse_label
-from .atomic import write_json_atomic
+from .datalist import write_datalist
 
 __all__ = ["SyntheticEcho", "generate_echo", "generate_dataset"]
 
@@ -249,7 +249,7 @@ def generate_dataset(
             write_volume(out_dir / item["label_full"], full, echo.spacing, echo.fps)
             datalist[split].append(item)
             index += 1
-    datalist["metadata"] = {
+    metadata = {
         "source": "ncm_components.data.synthetic",
         "size": size,
         "seed": seed,
@@ -260,7 +260,7 @@ def generate_dataset(
         },
         "ignore_index": IGNORE_INDEX,
     }
-    return write_json_atomic(out_dir / "datalist.json", datalist)
+    return write_datalist(out_dir / "datalist.json", datalist, metadata)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,6 +61,5 @@ class AnnotatedFramesd(MapTransform):
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
         d = dict(data)
         for key in self.key_iterator(d):
-            flags = annotated_frames(d[key])
-            d[self.output_key] = torch.as_tensor(np.asarray(flags)) if not isinstance(flags, torch.Tensor) else flags
+            d[self.output_key] = torch.as_tensor(annotated_frames(d[key]))
         return d
