@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from monai.networks.layers.utils import get_norm_layer
 from torch import nn
 
 __all__ = ["NeighborhoodCorrelationMining"]
@@ -41,6 +42,7 @@ class NeighborhoodCorrelationMining(nn.Module):
         window_size: odd spatial window k of the local correlation.
         temporal_radius: r, number of neighbouring frames on each side (0 = per-frame spatial correlation).
         context_grid_sizes: approximate pooled grid sizes of the context tokens; empty disables context correlation.
+        norm: MONAI norm factory name or (name, args) after the output projection (the network's norm).
 
     Shapes:
         ``forward(x, num_frames)``: x (B*T, C, H, W) with frames folded into the batch, frame index fastest within
@@ -56,6 +58,7 @@ class NeighborhoodCorrelationMining(nn.Module):
         window_size: int = 3,
         temporal_radius: int = 1,
         context_grid_sizes: Sequence[int] = (4, 8),
+        norm: str | tuple = "batch",
     ) -> None:
         super().__init__()
         key_channels = key_channels or max(channels // 4, num_heads)
@@ -82,7 +85,8 @@ class NeighborhoodCorrelationMining(nn.Module):
         if self.use_context:
             self.context_to_kv = nn.Conv2d(channels, key_channels + value_channels, kernel_size=1)
         self.project = nn.Sequential(
-            nn.Conv2d(num_branches * value_channels, channels, kernel_size=1, bias=False), nn.BatchNorm2d(channels)
+            nn.Conv2d(num_branches * value_channels, channels, kernel_size=1, bias=False),
+            get_norm_layer(norm, spatial_dims=2, channels=channels),
         )
 
     def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:

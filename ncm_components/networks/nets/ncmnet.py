@@ -109,6 +109,7 @@ class NCMNet(nn.Module):
                     window_size=window_size,
                     temporal_radius=temporal_radius,
                     context_grid_sizes=context_grid_sizes,
+                    norm=norm,
                 )
                 for level in self.ncm_levels
             }

@@ -1,0 +1,144 @@
+"""Checkpoints that a kill cannot tear, and resuming training from the newest one.
+
+MONAI's ``CheckpointSaver`` writes in place (``atomic=False``, to keep group-readable permissions), so a process
+killed while saving leaves a truncated file that the next run would try to resume from. Here every file is written
+to a temporary file in the same folder and renamed over the target, then given the usual 0644 permissions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from ignite.engine import Engine
+from ignite.handlers import DiskSaver
+from monai.handlers import CheckpointLoader, CheckpointSaver
+
+__all__ = ["AtomicCheckpointSaver", "ResumeFromLatestCheckpoint", "latest_checkpoint"]
+
+logger = logging.getLogger(__name__)
+
+_EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt")
+
+
+class _AtomicDiskSaver(DiskSaver):
+    """ignite ``DiskSaver`` with ``atomic=True``, an optional fixed file name and 0644 permissions."""
+
+    def __init__(self, dirname: str, filename: str | None = None) -> None:
+        super().__init__(dirname=dirname, require_empty=False, atomic=True)
+        self.filename = filename
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        filename = self.filename or filename
+        super().__call__(checkpoint, filename, metadata)
+        path = Path(self.dirname) / filename
+        if path.exists():
+            os.chmod(path, 0o644)
+
+    def remove(self, filename: str) -> None:
+        super().remove(self.filename or filename)
+
+
+class AtomicCheckpointSaver(CheckpointSaver):
+    """MONAI ``CheckpointSaver`` (same arguments, same file names) whose files are written atomically.
+
+    Args:
+        save_dir: folder of the checkpoints.
+        save_dict: objects to save (``state_dict()`` holders).
+        save_engine_as: also save the engine the handler is attached to under this key (e.g. ``"trainer"``, for
+            resuming), which a bundle config cannot reference without a circular reference.
+        kwargs: the other ``CheckpointSaver`` arguments.
+    """
+
+    def __init__(self, save_dir: str, save_dict: dict, save_engine_as: str | None = None, **kwargs) -> None:
+        super().__init__(save_dir, save_dict, **kwargs)
+        self.save_engine_as = save_engine_as
+        self.n_saved = kwargs.get("n_saved")
+        fixed_names = {
+            "_final_checkpoint": kwargs.get("final_filename"),
+            "_key_metric_checkpoint": kwargs.get("key_metric_filename"),
+            "_interval_checkpoint": None,
+        }
+        for attribute, filename in fixed_names.items():
+            checkpoint = getattr(self, attribute)
+            if checkpoint is not None:
+                checkpoint.save_handler = _AtomicDiskSaver(str(save_dir), filename)
+
+    def _checkpoints(self) -> list:
+        found = (self._final_checkpoint, self._key_metric_checkpoint, self._interval_checkpoint)
+        return [checkpoint for checkpoint in found if checkpoint is not None]
+
+    def attach(self, engine: Engine) -> None:
+        if self.save_engine_as:
+            self.save_dict[self.save_engine_as] = engine
+            for checkpoint in self._checkpoints():
+                checkpoint.to_save[self.save_engine_as] = engine
+        super().attach(engine)
+
+    def interval_completed(self, engine: Engine) -> None:
+        """Save the epoch checkpoint, then keep only the newest ``n_saved`` ones, older runs' included."""
+        super().interval_completed(engine)
+        if self.epoch_level and self.n_saved:
+            for path in epoch_checkpoints(self.save_dir)[: -self.n_saved]:
+                path.unlink(missing_ok=True)
+
+
+def epoch_checkpoints(save_dir: str | os.PathLike) -> list[Path]:
+    """The ``checkpoint_epoch=N.pt`` files of ``save_dir``, oldest epoch first.
+
+    ignite names a checkpoint of several objects ``checkpoint_...``; a resumable one always holds several (the model,
+    the optimizer and the trainer).
+    """
+    folder = Path(save_dir)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), path) for path in folder.iterdir() if (m := _EPOCH_FILE.fullmatch(path.name))]
+    return [path for _, path in sorted(found)]
+
+
+def latest_checkpoint(save_dir: str | os.PathLike) -> str | None:
+    """Path of the highest-epoch ``checkpoint_epoch=N.pt`` in ``save_dir``; None when there is none."""
+    found = epoch_checkpoints(save_dir)
+    return str(found[-1]) if found else None
+
+
+class ResumeFromLatestCheckpoint:
+    """Resume an engine from the newest ``checkpoint_epoch=N.pt`` in ``ckpt_dir``, or start fresh when there is none.
+
+    On ``attach`` it looks for the checkpoint and, when one exists, attaches MONAI's ``CheckpointLoader`` with
+    ``load_dict`` plus the engine itself under ``engine_key`` (epoch, iteration and max_epochs handling are MONAI's).
+
+    Args:
+        ckpt_dir: folder written by :class:`AtomicCheckpointSaver` with ``save_interval``.
+        load_dict: objects to restore (model, optimizer, lr_scheduler...).
+        engine_key: key of the engine's own state in the checkpoint (``save_engine_as`` of the saver).
+        map_location: device to load to (CPU- and GPU-saved checkpoints both load).
+        enabled: False starts from scratch even when checkpoints exist.
+    """
+
+    def __init__(
+        self,
+        ckpt_dir: str,
+        load_dict: dict,
+        engine_key: str = "trainer",
+        map_location=None,
+        enabled: bool = True,
+    ) -> None:
+        self.ckpt_dir = ckpt_dir
+        self.load_dict = dict(load_dict)
+        self.engine_key = engine_key
+        self.map_location = map_location
+        self.enabled = enabled
+        self.load_path: str | None = None
+
+    def attach(self, engine: Engine) -> None:
+        self.load_path = latest_checkpoint(self.ckpt_dir) if self.enabled else None
+        if self.load_path is None:
+            logger.info(f"no checkpoint to resume from in {self.ckpt_dir}: training starts from scratch")
+            return
+        logger.info(f"resuming training from {self.load_path}")
+        load_dict = {**self.load_dict, self.engine_key: engine}
+        CheckpointLoader(load_path=self.load_path, load_dict=load_dict, map_location=self.map_location).attach(engine)

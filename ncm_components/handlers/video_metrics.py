@@ -1,0 +1,132 @@
+"""Score every video an evaluator segments and write ``metrics.csv``, ``videos.csv`` and ``summary.json``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from ignite.engine import Engine, Events
+
+from ..data.atomic import write_json_atomic, write_text_atomic
+from ..metrics.video import VideoScores, score_video, summarise_videos
+
+__all__ = ["VideoMetricsSaver", "rows_to_csv"]
+
+logger = logging.getLogger(__name__)
+
+
+def rows_to_csv(rows: list[dict]) -> str:
+    """CSV text of dict rows; the columns are the union of the rows' keys in first-seen order."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _cell(value) for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return value
+
+
+def _array(value) -> np.ndarray | None:
+    """(1, H, W, T) or (H, W, T) tensor -> (H, W, T) numpy; None stays None."""
+    if value is None:
+        return None
+    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    return array[0] if array.ndim == 4 else array
+
+
+def _scalar(value):
+    if value is None:
+        return None
+    value = value.item() if isinstance(value, torch.Tensor) else value
+    return None if isinstance(value, float) and math.isnan(value) else int(value)
+
+
+class VideoMetricsSaver:
+    """Evaluator handler: score each video (:func:`~ncm_components.metrics.video.score_video`) and save the results.
+
+    Reads ``pred`` (class indices after ``AsDiscreted(argmax=True)``) from ``engine.state.output`` and the
+    references (``label``, ``label_full``), ED/ES frames and the image's meta (file, spacing, fps) from
+    ``engine.state.batch``, item by item (decollated). At the end it writes ``metrics.csv`` (one row per video and
+    frame), ``videos.csv`` (one row per video) and ``summary.json`` atomically to ``output_dir`` and puts the summary
+    in ``engine.state.metrics`` under ``"video_summary"``. Under ``torch.distributed`` every rank scores its share
+    of the videos and rank 0 gathers them all and writes the files.
+
+    Args:
+        output_dir: folder of the result files (created).
+        num_classes: K of the masks.
+        inconsistency_threshold: |d| above which a frame is temporally inconsistent.
+    """
+
+    def __init__(self, output_dir: str, num_classes: int = 2, inconsistency_threshold: float = 0.2) -> None:
+        self.output_dir = Path(output_dir)
+        self.num_classes = num_classes
+        self.inconsistency_threshold = inconsistency_threshold
+        self.videos: list[VideoScores] = []
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, self.reset)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.iteration_completed)
+        engine.add_event_handler(Events.COMPLETED, self.completed)
+
+    def reset(self, engine: Engine) -> None:
+        self.videos = []
+
+    def iteration_completed(self, engine: Engine) -> None:
+        outputs = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
+        batches = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
+        for output, item in zip(outputs, batches):
+            image = item["image"]
+            meta = getattr(image, "meta", {}) or {}
+            spacing = meta.get("spacing_mm")
+            spacing = tuple(float(s) for s in spacing) if spacing is not None else None
+            fps = float(meta.get("fps", math.nan))
+            name = Path(str(meta.get("filename_or_obj", f"video_{len(self.videos)}"))).name
+            self.videos.append(
+                score_video(
+                    _array(output["pred"]),
+                    label=_array(item.get("label")),
+                    label_full=_array(item.get("label_full")),
+                    spacing=spacing,
+                    ed_frame=_scalar(item.get("ed_frame")),
+                    es_frame=_scalar(item.get("es_frame")),
+                    fps=fps,
+                    num_classes=self.num_classes,
+                    name=name,
+                    inconsistency_threshold=self.inconsistency_threshold,
+                )
+            )
+
+    def completed(self, engine: Engine) -> None:
+        videos = self.videos
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            shares: list = [None] * dist.get_world_size()
+            dist.all_gather_object(shares, videos)
+            videos = [video for share in shares for video in share]
+            if dist.get_rank() != 0:
+                return
+        summary = summarise_videos(videos)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(self.output_dir / "metrics.csv", rows_to_csv([r for v in videos for r in v.frames]))
+        write_text_atomic(self.output_dir / "videos.csv", rows_to_csv([v.summary for v in videos]))
+        write_json_atomic(self.output_dir / "summary.json", _json_safe(summary))
+        engine.state.metrics["video_summary"] = summary
+        logger.info(f"scored {len(videos)} videos; results in {self.output_dir}")
+
+
+def _json_safe(values: dict) -> dict:
+    """NaN -> None (JSON has no NaN)."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in values.items()}

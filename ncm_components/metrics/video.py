@@ -1,0 +1,154 @@
+"""Everything one segmented video is scored on: per-frame overlap and distances, temporal consistency, volumes, EF.
+
+:func:`score_video` turns a predicted mask video and its references into per-frame rows and one per-video summary;
+:func:`summarise_videos` aggregates the summaries of a dataset. Evaluation, the demo and the benchmarks all score
+through these two functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cardiac import detect_ed_es, lv_areas
+from .clinical import ejection_fraction, volume_single_plane
+from .segmentation import per_frame_scores
+from .temporal import temporal_inconsistency
+
+__all__ = ["VideoScores", "score_video", "summarise_videos"]
+
+LV_CLASS = 1
+
+
+@dataclass
+class VideoScores:
+    """Scores of one video: ``frames`` (one dict per frame) and ``summary`` (one dict, NaN where undefined)."""
+
+    name: str
+    frames: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def _nanmean(values) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else math.nan
+
+
+def _volumes(mask: np.ndarray, ed: int | None, es: int | None, spacing) -> tuple[float, float, float]:
+    """(EDV, ESV, EF) from the LV of a (H, W, T) mask at frames ed/es; NaN where a frame is missing or empty."""
+    if ed is None or es is None:
+        return math.nan, math.nan, math.nan
+    edv = volume_single_plane(mask[..., ed] == LV_CLASS, spacing)
+    esv = volume_single_plane(mask[..., es] == LV_CLASS, spacing)
+    if edv <= 0:
+        return math.nan, math.nan, math.nan
+    return edv, esv, ejection_fraction(edv, esv)
+
+
+def score_video(
+    pred: np.ndarray,
+    label: np.ndarray | None = None,
+    label_full: np.ndarray | None = None,
+    spacing: tuple[float, float] | None = None,
+    ed_frame: int | None = None,
+    es_frame: int | None = None,
+    fps: float = math.nan,
+    num_classes: int = 2,
+    name: str = "",
+    inconsistency_threshold: float = 0.2,
+) -> VideoScores:
+    """Score one predicted video against its sparse and/or full references.
+
+    Args:
+        pred: (H, W, T) predicted classes.
+        label: (H, W, T) sparse reference (255 on unannotated frames): "semi" scores on its annotated frames.
+        label_full: (H, W, T) reference on every frame: "full" scores.
+        spacing: (row, column) mm; None/NaN: distances in pixels and volumes in pixel units.
+        ed_frame, es_frame: reference ED/ES frames (for EF and the frame error of the detected ones).
+        fps: frame rate, used by ED/ES detection.
+        num_classes: K of the masks.
+        name: the video's name in the rows.
+        inconsistency_threshold: |d| above which a frame is temporally inconsistent.
+
+    Returns:
+        :class:`VideoScores`. Summary keys: ``dice_semi``/``hd95_semi``/``assd_semi``, ``*_full``,
+        ``inconsistency_rate``, ``mean_abs_d``, ``ed_detected``/``es_detected``, ``ed_error``/``es_error`` (frames),
+        ``phase_fallback``, ``edv_pred``/``esv_pred``/``ef_pred``, ``edv_ref``/``esv_ref``/``ef_ref``.
+    """
+    pred = np.asarray(pred)
+    frames = pred.shape[-1]
+    pixel_spacing = None if spacing is None or any(math.isnan(float(s)) for s in spacing) else spacing
+    references = {"semi": label, "full": label_full}
+    scores = {
+        kind: per_frame_scores(pred, reference, num_classes, pixel_spacing)
+        for kind, reference in references.items()
+        if reference is not None
+    }
+    area_pred = lv_areas(pred, LV_CLASS, pixel_spacing)
+    area_ref = lv_areas(label_full, LV_CLASS, pixel_spacing) if label_full is not None else None
+
+    rows = []
+    for t in range(frames):
+        row = {"video": name, "frame": t, "area_pred": area_pred[t]}
+        if area_ref is not None:
+            row["area_ref"] = area_ref[t]
+        for kind, by_metric in scores.items():
+            for metric, values in by_metric.items():
+                row[f"{metric}_{kind}"] = _nanmean(values[t])
+        rows.append(row)
+
+    summary: dict = {"video": name, "frames": frames, "distance_unit": "mm" if pixel_spacing else "px"}
+    for kind, by_metric in scores.items():
+        for metric, values in by_metric.items():
+            summary[f"{metric}_{kind}"] = _nanmean(values)
+    summary["inconsistency_rate"], summary["mean_abs_d"] = temporal_inconsistency(area_pred, inconsistency_threshold)
+
+    phases = detect_ed_es(area_pred, fps)
+    summary["phase_fallback"] = phases.fallback
+    summary["ed_detected"] = phases.ed_frames[0] if phases.ed_frames else None
+    summary["es_detected"] = phases.es_frames[0] if phases.es_frames else None
+    for phase, reference, found in (("ed", ed_frame, phases.ed_frames), ("es", es_frame, phases.es_frames)):
+        nearest = min((abs(f - reference) for f in found), default=math.nan) if reference is not None else math.nan
+        summary[f"{phase}_error"] = float(nearest)
+
+    ed = ed_frame if ed_frame is not None else summary["ed_detected"]
+    es = es_frame if es_frame is not None else summary["es_detected"]
+    summary["edv_pred"], summary["esv_pred"], summary["ef_pred"] = _volumes(pred, ed, es, pixel_spacing)
+    reference_mask = label_full if label_full is not None else label
+    if reference_mask is not None and ed_frame is not None and es_frame is not None:
+        summary["edv_ref"], summary["esv_ref"], summary["ef_ref"] = _volumes(reference_mask, ed, es, pixel_spacing)
+    else:
+        summary["edv_ref"] = summary["esv_ref"] = summary["ef_ref"] = math.nan
+    return VideoScores(name, rows, summary)
+
+
+def summarise_videos(videos: list[VideoScores]) -> dict:
+    """Dataset summary: frame-weighted means of the per-frame scores, temporal and clinical agreement.
+
+    Clinical figures (bias = mean(pred - ref), ``sd``, ``mae``, Pearson ``r``) use only videos where both EFs are
+    defined; ``ef_missing`` counts the others (no LV found: EF undefined, never counted as 0).
+    """
+    units = {v.summary.get("distance_unit") for v in videos}
+    summary: dict = {"videos": len(videos), "distance_unit": units.pop() if len(units) == 1 else "mixed"}
+    frame_keys = sorted(
+        {key for v in videos for row in v.frames for key in row if key.split("_")[-1] in ("semi", "full")}
+    )
+    for key in frame_keys:
+        summary[key] = _nanmean([row.get(key, math.nan) for v in videos for row in v.frames])
+    for key in ("inconsistency_rate", "mean_abs_d", "ed_error", "es_error"):
+        summary[key] = _nanmean([v.summary.get(key, math.nan) for v in videos])
+    for quantity in ("ef", "edv", "esv"):
+        pairs = np.array([(v.summary[f"{quantity}_pred"], v.summary[f"{quantity}_ref"]) for v in videos], dtype=float)
+        pairs = pairs[np.isfinite(pairs).all(axis=1)] if pairs.size else pairs.reshape(0, 2)
+        error = pairs[:, 0] - pairs[:, 1]
+        summary[f"{quantity}_bias"] = float(error.mean()) if error.size else math.nan
+        summary[f"{quantity}_sd"] = float(error.std(ddof=1)) if error.size > 1 else math.nan
+        summary[f"{quantity}_mae"] = float(np.abs(error).mean()) if error.size else math.nan
+        spread = error.size > 2 and pairs[:, 0].std() > 0 and pairs[:, 1].std() > 0
+        summary[f"{quantity}_r"] = float(np.corrcoef(pairs[:, 0], pairs[:, 1])[0, 1]) if spread else math.nan
+        summary[f"{quantity}_missing"] = len(videos) - int(error.size)
+    summary["phase_fallbacks"] = int(sum(bool(v.summary.get("phase_fallback")) for v in videos))
+    return summary

@@ -1,0 +1,119 @@
+"""Losses on hand-made tensors: annotated frames only, deep supervision, and the cross-frame boundary constraint."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ncm_components.losses import CrossFrameBoundaryLoss, NCMNetLoss, SparseFrameDiceCELoss, soft_boundary
+from ncm_components.transforms.labels import IGNORE_INDEX
+
+
+def _disc_logits(radius: float, size: int = 32, centre: tuple[float, float] = (16, 16), sharpness: float = 4.0):
+    """(2, H, W) logits of a disc: class 1 inside ``radius`` of ``centre``."""
+    ys, xs = torch.meshgrid(torch.arange(size).float(), torch.arange(size).float(), indexing="ij")
+    inside = radius - ((ys - centre[0]) ** 2 + (xs - centre[1]) ** 2).sqrt()
+    return torch.stack([-sharpness * inside, sharpness * inside])
+
+
+def _sparse_target(frames: int = 5, annotated: tuple[int, ...] = (0, 4), size: int = 32) -> torch.Tensor:
+    target = torch.full((1, 1, size, size, frames), IGNORE_INDEX, dtype=torch.long)
+    for t in annotated:
+        target[0, 0, 8:24, 8:24, t] = 1
+        target[0, 0, :8, :, t] = 0
+        target[0, 0, 24:, :, t] = 0
+        target[0, 0, 8:24, :8, t] = 0
+        target[0, 0, 8:24, 24:, t] = 0
+    return target
+
+
+def test_sparse_loss_ignores_unannotated_frames():
+    loss = SparseFrameDiceCELoss()
+    target = _sparse_target()
+    logits = torch.randn(1, 2, 32, 32, 5)
+    changed = logits.clone()
+    changed[..., 1:4] = torch.randn(1, 2, 32, 32, 3) * 10  # only unannotated frames change
+    assert torch.allclose(loss(logits, target), loss(changed, target))
+    changed[:, 1, ..., 0] += 5.0  # an annotated frame changes
+    assert not torch.allclose(loss(logits, target), loss(changed, target))
+
+
+def test_sparse_loss_gradient_only_on_annotated_frames():
+    logits = torch.randn(1, 2, 32, 32, 5, requires_grad=True)
+    SparseFrameDiceCELoss()(logits, _sparse_target()).backward()
+    per_frame = logits.grad.abs().sum(dim=(0, 1, 2, 3))
+    assert per_frame[[0, 4]].gt(0).all() and per_frame[1:4].eq(0).all()
+
+
+def test_sparse_loss_is_small_for_a_perfect_prediction_and_large_for_the_inverse():
+    target = _sparse_target(annotated=(0, 1, 2, 3, 4))
+    perfect = torch.where(target == 1, 20.0, -20.0).float().repeat(1, 2, 1, 1, 1)
+    perfect[:, 0] *= -1
+    loss = SparseFrameDiceCELoss()
+    assert loss(perfect, target) < 1e-3
+    assert loss(-perfect, target) > 1.5
+
+
+def test_sparse_loss_ignores_255_pixels_inside_an_annotated_frame():
+    target = _sparse_target(annotated=(0,), frames=1)
+    target[0, 0, :4, :4, 0] = IGNORE_INDEX  # padding from augmentation
+    logits = torch.randn(1, 2, 32, 32, 1)
+    changed = logits.clone()
+    changed[..., :4, :4, :] = 50.0
+    loss = SparseFrameDiceCELoss()
+    assert torch.allclose(loss(logits, target), loss(changed, target))
+
+
+def test_sparse_loss_without_annotation_is_zero_with_a_graph():
+    logits = torch.randn(1, 2, 8, 8, 3, requires_grad=True)
+    value = SparseFrameDiceCELoss()(logits, torch.full((1, 1, 8, 8, 3), IGNORE_INDEX))
+    value.backward()
+    assert value.item() == 0.0 and logits.grad is not None
+
+
+def test_sparse_loss_rejects_mismatched_target():
+    with pytest.raises(ValueError, match="does not match logits"):
+        SparseFrameDiceCELoss()(torch.randn(1, 2, 8, 8, 3), torch.zeros(1, 1, 8, 8, 4))
+
+
+def test_boundary_loss_is_zero_for_identical_frames():
+    clip = _disc_logits(8.0).unsqueeze(-1).repeat(1, 1, 1, 6).unsqueeze(0)  # 1 x 2 x 32 x 32 x 6
+    assert CrossFrameBoundaryLoss()(clip).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_boundary_loss_grows_with_boundary_motion():
+    loss = CrossFrameBoundaryLoss()
+    values = []
+    for shift in (0.0, 1.0, 2.0, 4.0):
+        clip = torch.stack([_disc_logits(8.0, centre=(16, 16 + shift * t)) for t in range(4)], dim=-1).unsqueeze(0)
+        values.append(loss(clip).item())
+    assert values[0] == pytest.approx(0.0, abs=1e-7)
+    assert values[0] < values[1] < values[2] < values[3]
+
+
+def test_boundary_loss_single_frame_and_bad_shape():
+    assert CrossFrameBoundaryLoss()(torch.randn(1, 2, 8, 8, 1)).item() == 0.0
+    with pytest.raises(ValueError, match="B, K, H, W, T"):
+        CrossFrameBoundaryLoss()(torch.randn(2, 8, 8, 3))
+    with pytest.raises(ValueError, match="odd"):
+        CrossFrameBoundaryLoss(kernel_size=4)
+
+
+def test_soft_boundary_is_zero_inside_and_one_on_a_sharp_edge():
+    probs = torch.zeros(1, 1, 9, 9)
+    probs[..., 3:6, 3:6] = 1.0
+    boundary = soft_boundary(probs)
+    assert boundary[0, 0, 4, 4] == 0.0 and boundary[0, 0, 0, 0] == 0.0 and boundary[0, 0, 3, 3] == 1.0
+
+
+def test_ncm_loss_weights_deep_supervision_and_boundary():
+    target = _sparse_target()
+    final, coarse = torch.randn(1, 2, 32, 32, 5), torch.randn(1, 2, 32, 32, 5)
+    stacked = torch.stack([final, coarse], dim=1)
+    sparse, boundary = SparseFrameDiceCELoss(), CrossFrameBoundaryLoss()
+    expected = sparse(final, target) + 0.5 * sparse(coarse, target) + 0.1 * boundary(final)
+    assert torch.allclose(NCMNetLoss()(stacked, target), expected)
+    no_boundary = NCMNetLoss(boundary_weight=0.0)(final, target)
+    assert torch.allclose(no_boundary, sparse(final, target))
+    with pytest.raises(ValueError, match="boundary_weight"):
+        NCMNetLoss(boundary_weight=-1)
