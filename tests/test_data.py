@@ -8,9 +8,7 @@ import math
 
 import cv2
 import numpy as np
-import pydicom
 import pytest
-import SimpleITK as sitk
 from matplotlib.path import Path as PolygonPath
 
 from ncm_components.data import camus, dicom, echonet, synthetic
@@ -20,6 +18,7 @@ from ncm_components.metrics.clinical import ejection_fraction, volume_single_pla
 from ncm_components.transforms import VideoReadError, read_video, write_volume
 
 from .conftest import CAMUS_SAMPLES, requires_camus
+from .video_files import write_dicom_cine
 
 
 def tree_digest(folder) -> dict:
@@ -230,19 +229,8 @@ def test_echonet_bad_tracings(tmp_path, capsys, traces, message):
 # ---------------------------------------------------------------- DICOM
 def write_cine_dicom(path, frames=8, regions=True):
     arr = (np.arange(frames * 40 * 56) % 251).astype(np.uint8).reshape(frames, 40, 56)
-    image = sitk.GetImageFromArray(arr)
-    image.SetMetaData("0018|1063", "33.3")  # frame time, ms
-    sitk.WriteImage(image, str(path))
-    ds = pydicom.dcmread(str(path))
-    ds.Modality = "US"
-    if regions:
-        region = pydicom.Dataset()
-        region.PhysicalUnitsXDirection, region.PhysicalUnitsYDirection = 3, 3
-        region.PhysicalDeltaX, region.PhysicalDeltaY = 0.03, 0.025
-        ds.SequenceOfUltrasoundRegions = pydicom.Sequence([region])
-    else:
-        ds.PixelSpacing = [0.2, 0.4]
-    ds.save_as(str(path))
+    spacing = (0.25, 0.3) if regions else (0.2, 0.4)
+    write_dicom_cine(path, arr.transpose(1, 2, 0), spacing=spacing, frame_time_ms=33.3, regions=regions)
     return arr
 
 

@@ -13,7 +13,7 @@ from ncm_components.data.synthetic import generate_echo
 from ncm_components.metrics import AnnotatedFrameDiceMetric, per_frame_scores, temporal_inconsistency
 from ncm_components.metrics.cardiac import detect_ed_es, lv_areas
 from ncm_components.metrics.temporal import area_second_difference
-from ncm_components.metrics.video import score_video, summarise_videos
+from ncm_components.metrics.video import clinical_figures, score_video, summarise_videos
 from ncm_components.transforms.labels import IGNORE_INDEX
 
 
@@ -122,3 +122,13 @@ def test_summarise_videos_reports_missing_ef_instead_of_zero():
     summary = summarise_videos([good, empty])
     assert summary["ef_missing"] == 1 and summary["ef_mae"] == pytest.approx(0.0)
     assert summary["dice_full"] < 0.6
+
+
+def test_clinical_figures_without_spacing_work_in_pixel_units_and_say_so():
+    echo = generate_echo(9, size=64)
+    figures = clinical_figures(echo.lv_masks, spacing=None, fps=echo.fps)
+    with_spacing = clinical_figures(echo.lv_masks, spacing=echo.spacing, fps=echo.fps)
+    assert figures.ef == pytest.approx(with_spacing.ef, abs=1e-6)  # EF is a ratio: the same in any unit
+    assert with_spacing.edv == pytest.approx(figures.edv * echo.spacing[0] ** 3, rel=1e-6)  # mL = kpx3 x mm^3
+    assert any("no pixel spacing" in note for note in figures.notes)
+    assert figures.ed_frame is not None and abs(figures.ed_frame - echo.ed_frame) <= 1

@@ -51,7 +51,7 @@ class EchoCacheDataset(CacheDataset):
 
     def _handle(self, index: int, error: Exception) -> None:
         cause = _root_cause(error)
-        message = f"{self._describe(index)}: cannot load item {index} of the datalist: {cause}"
+        message = f"{self._describe(index)}: cannot load item {index} of the datalist: {str(cause).rstrip('.')}"
         if not self.skip_bad_items:
             raise BadItemError(
                 f"{message}. Fix or remove it from the datalist, or set skip_bad_items: true to skip such items."

@@ -10,9 +10,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..transforms.io import VIDEO_SUFFIXES
+from .datalist import SPLITS, load_datalist
 from .synthetic import generate_dataset
 
-__all__ = ["resolve_datalist"]
+__all__ = ["resolve_datalist", "list_inputs"]
+
+_ITEM_KEYS = ("image", "patient", "view", "ed_frame", "es_frame")
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +55,48 @@ def resolve_datalist(
         logger.info(f"generating {num_train + num_val + num_test} synthetic videos in {synthetic_dir}")
         generate_dataset(synthetic_dir, num_train=num_train, num_val=num_val, num_test=num_test, size=size, seed=seed)
     return str(path)
+
+
+def _is_video_file(path: Path) -> bool:
+    name = path.name.lower()
+    if any(name.endswith(suffix) for suffix in VIDEO_SUFFIXES):
+        return not name.endswith("_gt.nii.gz") and not name.endswith("_gt.mhd")
+    if "." in name or not path.is_file():
+        return False
+    with open(path, "rb") as f:  # extension-less DICOM: "DICM" after the 128-byte preamble
+        return f.read(132)[128:] == b"DICM"
+
+
+def list_inputs(
+    source: str | list | None, split: str = "test", synthetic_dir: str = ".cache/synthetic_echo"
+) -> list[dict]:
+    """Inference items ``[{"image": path, ...}]`` from a folder, a file, a list of files or a datalist.
+
+    Args:
+        source: a folder (every supported video in it, recursively, ``*_gt`` label files excluded), one video file,
+            a list of video files, or a ``.json`` datalist (its ``split`` items keep ``patient``, ``view``,
+            ``ed_frame`` and ``es_frame``, which enable biplane volumes and ED/ES errors). Empty or None: the test
+            videos of the built-in synthetic data (generated on first use).
+        split: datalist split to read.
+        synthetic_dir: cache folder of the synthetic data.
+
+    Raises:
+        FileNotFoundError: the source does not exist or holds no video; the message names it.
+    """
+    if not source:
+        source = resolve_datalist(None, synthetic_dir=synthetic_dir)
+    if isinstance(source, (list, tuple)):
+        return [{"image": str(Path(path))} for path in source]
+    path = Path(source)
+    if path.suffix == ".json":
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
+        return [{k: item[k] for k in _ITEM_KEYS if k in item} for item in load_datalist(path, split)]
+    if path.is_file():
+        return [{"image": str(path)}]
+    if path.is_dir():
+        videos = sorted(p for p in path.rglob("*") if p.is_file() and _is_video_file(p))
+        if not videos:
+            raise FileNotFoundError(f"{path}: no video files ({', '.join(sorted(VIDEO_SUFFIXES))} or DICOM) found.")
+        return [{"image": str(video)} for video in videos]
+    raise FileNotFoundError(f"{path}: no such file or folder to segment.")

@@ -1,13 +1,17 @@
-"""Ignite/MONAI handlers MONAI lacks: atomic checkpoints, resuming from the latest one, stopping on a NaN loss."""
+"""Ignite/MONAI handlers MONAI lacks: atomic checkpoints and resume, NaN stop, weights loading, video results."""
 
-from .checkpoint import AtomicCheckpointSaver, ResumeFromLatestCheckpoint, latest_checkpoint
+from .checkpoint import AtomicCheckpointSaver, ModelWeightsLoader, ResumeFromLatestCheckpoint, latest_checkpoint
 from .nan_guard import NaNLossGuard
 from .video_metrics import VideoMetricsSaver
+from .video_writer import VideoResultsWriter, check_output_dir
 
 __all__ = [
     "AtomicCheckpointSaver",
+    "ModelWeightsLoader",
     "ResumeFromLatestCheckpoint",
     "latest_checkpoint",
     "NaNLossGuard",
     "VideoMetricsSaver",
+    "VideoResultsWriter",
+    "check_output_dir",
 ]

@@ -17,7 +17,7 @@ from ignite.engine import Engine
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
-__all__ = ["AtomicCheckpointSaver", "ResumeFromLatestCheckpoint", "latest_checkpoint"]
+__all__ = ["AtomicCheckpointSaver", "ResumeFromLatestCheckpoint", "ModelWeightsLoader", "latest_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -142,3 +142,37 @@ class ResumeFromLatestCheckpoint:
         logger.info(f"resuming training from {self.load_path}")
         load_dict = {**self.load_dict, self.engine_key: engine}
         CheckpointLoader(load_path=self.load_path, load_dict=load_dict, map_location=self.map_location).attach(engine)
+
+
+class ModelWeightsLoader(CheckpointLoader):
+    """MONAI ``CheckpointLoader`` for trained weights (plain or ``{"model": ...}`` state dicts) with clear errors.
+
+    A missing file fails when the handler is attached, naming the file and how to get one; a checkpoint that does
+    not fit the network (another number of classes, another configuration) names the mismatching tensors and the
+    config values to change.
+    """
+
+    def __init__(self, load_path: str, load_dict: dict, **kwargs) -> None:
+        super().__init__(load_path, load_dict, **kwargs)
+        self.path = str(load_path)
+
+    def attach(self, engine: Engine) -> None:
+        if not Path(self.path).is_file():
+            raise FileNotFoundError(
+                f"{self.path}: no trained weights. Train first (python -m monai.bundle run --config_file "
+                "bundle/configs/train.yaml), or put a model.pt from a release (see large_files.yml) there."
+            )
+        super().attach(engine)
+
+    def __call__(self, engine: Engine) -> None:
+        try:
+            super().__call__(engine)
+        except RuntimeError as error:
+            if "size mismatch" not in str(error) and "Missing key" not in str(error):
+                raise
+            mismatches = [line.strip() for line in str(error).splitlines() if "size mismatch" in line][:3]
+            raise RuntimeError(
+                f"{self.path}: the checkpoint does not fit the network: {' '.join(mismatches) or error}. It was "
+                "trained with another number of classes or another network configuration; set num_classes and "
+                "network_def to the values it was trained with."
+            ) from error

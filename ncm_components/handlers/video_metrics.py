@@ -1,4 +1,4 @@
-"""Score every video an evaluator segments and write ``metrics.csv``, ``videos.csv`` and ``summary.json``."""
+"""Score every video an evaluator segments; write ``metrics.csv``, ``videos.csv``, ``summary.json`` and a report."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from ignite.engine import Engine, Events
 
 from ..data.atomic import write_json_atomic, write_text_atomic
 from ..metrics.video import VideoScores, score_video, summarise_videos
+from ..visualize import bland_altman_plot, histogram_plot
 
-__all__ = ["VideoMetricsSaver", "rows_to_csv"]
+__all__ = ["VideoMetricsSaver", "rows_to_csv", "markdown_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ class VideoMetricsSaver:
     Reads ``pred`` (class indices after ``AsDiscreted(argmax=True)``) from ``engine.state.output`` and the
     references (``label``, ``label_full``), ED/ES frames and the image's meta (file, spacing, fps) from
     ``engine.state.batch``, item by item (decollated). At the end it writes ``metrics.csv`` (one row per video and
-    frame), ``videos.csv`` (one row per video) and ``summary.json`` atomically to ``output_dir`` and puts the summary
+    frame), ``videos.csv`` (one row per video), ``summary.json`` and ``report.md`` (with a Bland-Altman plot of EF
+    and a histogram of per-frame Dice) atomically to ``output_dir`` and puts the summary
     in ``engine.state.metrics`` under ``"video_summary"``. Under ``torch.distributed`` every rank scores its share
     of the videos and rank 0 gathers them all and writes the files.
 
@@ -123,6 +125,13 @@ class VideoMetricsSaver:
         write_text_atomic(self.output_dir / "metrics.csv", rows_to_csv([r for v in videos for r in v.frames]))
         write_text_atomic(self.output_dir / "videos.csv", rows_to_csv([v.summary for v in videos]))
         write_json_atomic(self.output_dir / "summary.json", _json_safe(summary))
+        pairs = [(v.summary["ef_pred"], v.summary["ef_ref"]) for v in videos]
+        pairs = [(p, r) for p, r in pairs if math.isfinite(p) and math.isfinite(r)]
+        bland_altman_plot(self.output_dir / "ef_bland_altman.png", [p for p, _ in pairs], [r for _, r in pairs])
+        dice_key = "dice_full" if any("dice_full" in row for v in videos for row in v.frames) else "dice_semi"
+        dice = [row.get(dice_key, math.nan) for v in videos for row in v.frames]
+        histogram_plot(self.output_dir / "dice_histogram.png", dice, label=f"per-frame Dice ({dice_key})")
+        write_text_atomic(self.output_dir / "report.md", markdown_report(summary))
         engine.state.metrics["video_summary"] = summary
         logger.info(f"scored {len(videos)} videos; results in {self.output_dir}")
 
@@ -130,3 +139,48 @@ class VideoMetricsSaver:
 def _json_safe(values: dict) -> dict:
     """NaN -> None (JSON has no NaN)."""
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in values.items()}
+
+
+def markdown_report(summary: dict) -> str:
+    """A short markdown report of a dataset summary, pointing at the plots written beside it."""
+    unit = summary.get("distance_unit", "px")
+
+    def value(key: str, digits: int = 3) -> str:
+        figure = summary.get(key)
+        return "n/a" if figure is None or (isinstance(figure, float) and math.isnan(figure)) else f"{figure:.{digits}f}"
+
+    lines = [
+        "# Evaluation report",
+        "",
+        f"{summary['videos']} videos. \"semi\": annotated (ED/ES) frames; \"full\": every frame with ground truth.",
+        "",
+        "| frames | Dice | HD95 (" + unit + ") | ASSD (" + unit + ") |",
+        "|---|---|---|---|",
+    ]
+    for kind in ("semi", "full"):
+        if f"dice_{kind}" in summary:
+            lines.append(
+                f"| {kind} | {value('dice_' + kind)} | {value('hd95_' + kind, 2)} | {value('assd_' + kind, 2)} |"
+            )
+    lines += [
+        "",
+        f"Temporal inconsistency (|d| > 0.2, Painchaud et al. 2022): {value('inconsistency_rate', 4)} of frames; "
+        f"mean |d| {value('mean_abs_d', 4)}.",
+        "",
+        "| quantity | bias (pred - ref) | SD | MAE | Pearson r | missing |",
+        "|---|---|---|---|---|---|",
+    ]
+    for quantity in ("ef", "edv", "esv"):
+        lines.append(
+            f"| {quantity.upper()} | {value(quantity + '_bias', 2)} | {value(quantity + '_sd', 2)} | "
+            f"{value(quantity + '_mae', 2)} | {value(quantity + '_r', 3)} | {summary.get(quantity + '_missing', 0)} |"
+        )
+    lines += [
+        "",
+        f"ED/ES frame error of the detected frames: ED {value('ed_error', 2)}, ES {value('es_error', 2)} frames "
+        f"({summary.get('phase_fallbacks', 0)} videos without a detectable full cycle).",
+        "",
+        "![EF Bland-Altman](ef_bland_altman.png) ![Per-frame Dice](dice_histogram.png)",
+        "",
+    ]
+    return "\n".join(lines)

@@ -15,12 +15,12 @@ import numpy as np
 __all__ = ["disk_diameters", "volume_single_plane", "volume_biplane", "ejection_fraction"]
 
 
-def disk_diameters(mask: np.ndarray, spacing: tuple[float, float] = (1.0, 1.0), num_disks: int = 20):
+def disk_diameters(mask: np.ndarray, spacing: tuple[float, float] | None = (1.0, 1.0), num_disks: int = 20):
     """Disk diameters along the principal axis of a 2D mask.
 
     Args:
         mask: (H, W) boolean or {0, 1} cavity mask.
-        spacing: (row, column) pixel size in mm (NaN: 1).
+        spacing: (row, column) pixel size in mm (None or NaN: 1, i.e. pixel units).
         num_disks: number of slabs.
 
     Returns:
@@ -29,7 +29,7 @@ def disk_diameters(mask: np.ndarray, spacing: tuple[float, float] = (1.0, 1.0), 
     rows, cols = np.nonzero(np.asarray(mask) > 0)
     if rows.size == 0:
         return np.zeros(num_disks), 0.0
-    sy, sx = (1.0 if math.isnan(s) else float(s) for s in spacing)
+    sy, sx = (1.0 if s is None or math.isnan(s) else float(s) for s in (spacing or (None, None)))
     points = np.stack([rows * sy, cols * sx], axis=1).astype(np.float64)
     centred = points - points.mean(axis=0)
     if rows.size < 3:

@@ -17,7 +17,7 @@ from .clinical import ejection_fraction, volume_single_plane
 from .segmentation import per_frame_scores
 from .temporal import temporal_inconsistency
 
-__all__ = ["VideoScores", "score_video", "summarise_videos"]
+__all__ = ["VideoScores", "ClinicalFigures", "clinical_figures", "score_video", "summarise_videos"]
 
 LV_CLASS = 1
 
@@ -46,6 +46,58 @@ def _volumes(mask: np.ndarray, ed: int | None, es: int | None, spacing) -> tuple
     if edv <= 0:
         return math.nan, math.nan, math.nan
     return edv, esv, ejection_fraction(edv, esv)
+
+
+@dataclass
+class ClinicalFigures:
+    """What a clinic reads off a segmented video; volumes in mL (thousands of cubic pixels without spacing), EF in %."""
+
+    areas: np.ndarray
+    ed_frames: list[int]
+    es_frames: list[int]
+    ed_frame: int | None
+    es_frame: int | None
+    edv: float
+    esv: float
+    ef: float
+    phase_fallback: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def clinical_figures(
+    mask: np.ndarray,
+    spacing: tuple[float, float] | None = None,
+    fps: float = math.nan,
+    ed_frame: int | None = None,
+    es_frame: int | None = None,
+) -> ClinicalFigures:
+    """LV area curve, ED/ES frames and single-plane EDV/ESV/EF of a (H, W, T) class mask.
+
+    ED/ES are detected on the area curve (largest/smallest area of each cycle, :func:`detect_ed_es`); the volumes
+    use ``ed_frame``/``es_frame`` when given (the reference frames), else the first detected ED and the first
+    detected ES after it (the nearest ES when none follows). EF is NaN, with a note, when no LV is found at ED.
+    """
+    mask = np.asarray(mask)
+    pixel_spacing = None if spacing is None or any(math.isnan(float(s)) for s in spacing) else spacing
+    areas = lv_areas(mask, LV_CLASS, pixel_spacing)
+    phases = detect_ed_es(areas, fps)
+    notes = []
+    if phases.fallback:
+        notes.append("no full cardiac cycle found: ED/ES are the frames of largest/smallest LV area")
+    ed = ed_frame if ed_frame is not None else (phases.ed_frames[0] if phases.ed_frames else None)
+    if es_frame is not None:
+        es = es_frame
+    elif phases.es_frames and ed is not None:
+        following = [f for f in phases.es_frames if f > ed]
+        es = following[0] if following else min(phases.es_frames, key=lambda f: abs(f - ed))
+    else:
+        es = None
+    edv, esv, ef = _volumes(mask, ed, es, pixel_spacing)
+    if math.isnan(ef):
+        notes.append("no LV found at end-diastole: volumes and EF undefined")
+    if pixel_spacing is None:
+        notes.append("no pixel spacing: areas in pixels, volumes in pixel units, distances in pixels")
+    return ClinicalFigures(areas, phases.ed_frames, phases.es_frames, ed, es, edv, esv, ef, phases.fallback, notes)
 
 
 def score_video(
@@ -87,7 +139,8 @@ def score_video(
         for kind, reference in references.items()
         if reference is not None
     }
-    area_pred = lv_areas(pred, LV_CLASS, pixel_spacing)
+    clinical = clinical_figures(pred, pixel_spacing, fps, ed_frame, es_frame)
+    area_pred = clinical.areas
     area_ref = lv_areas(label_full, LV_CLASS, pixel_spacing) if label_full is not None else None
 
     rows = []
@@ -106,20 +159,18 @@ def score_video(
             summary[f"{metric}_{kind}"] = _nanmean(values)
     summary["inconsistency_rate"], summary["mean_abs_d"] = temporal_inconsistency(area_pred, inconsistency_threshold)
 
-    phases = detect_ed_es(area_pred, fps)
-    summary["phase_fallback"] = phases.fallback
-    summary["ed_detected"] = phases.ed_frames[0] if phases.ed_frames else None
-    summary["es_detected"] = phases.es_frames[0] if phases.es_frames else None
-    for phase, reference, found in (("ed", ed_frame, phases.ed_frames), ("es", es_frame, phases.es_frames)):
+    summary["phase_fallback"] = clinical.phase_fallback
+    summary["ed_detected"] = clinical.ed_frames[0] if clinical.ed_frames else None
+    summary["es_detected"] = clinical.es_frames[0] if clinical.es_frames else None
+    for phase, reference, found in (("ed", ed_frame, clinical.ed_frames), ("es", es_frame, clinical.es_frames)):
         nearest = min((abs(f - reference) for f in found), default=math.nan) if reference is not None else math.nan
         summary[f"{phase}_error"] = float(nearest)
 
-    ed = ed_frame if ed_frame is not None else summary["ed_detected"]
-    es = es_frame if es_frame is not None else summary["es_detected"]
-    summary["edv_pred"], summary["esv_pred"], summary["ef_pred"] = _volumes(pred, ed, es, pixel_spacing)
+    summary["edv_pred"], summary["esv_pred"], summary["ef_pred"] = clinical.edv, clinical.esv, clinical.ef
     reference_mask = label_full if label_full is not None else label
     if reference_mask is not None and ed_frame is not None and es_frame is not None:
-        summary["edv_ref"], summary["esv_ref"], summary["ef_ref"] = _volumes(reference_mask, ed, es, pixel_spacing)
+        reference = _volumes(reference_mask, ed_frame, es_frame, pixel_spacing)
+        summary["edv_ref"], summary["esv_ref"], summary["ef_ref"] = reference
     else:
         summary["edv_ref"] = summary["esv_ref"] = summary["ef_ref"] = math.nan
     return VideoScores(name, rows, summary)

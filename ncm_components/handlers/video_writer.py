@@ -1,0 +1,191 @@
+"""Write what inference found in each video: mask, LV areas, ED/ES, volumes and EF, overlay and summary figure.
+
+Per video ``<name>`` in ``output_dir``: ``<name>_mask.nii.gz`` (input geometry, spacing and frame rate),
+``<name>_areas.csv``, ``<name>_overlay.mp4`` (or ``.gif``) and ``<name>_summary.png``. For the whole run:
+``predictions.csv`` (one row per video) and, when the inputs name a ``patient`` and a ``view`` (2CH/4CH),
+``patients.csv`` with biplane volumes. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from ignite.engine import Engine, Events
+
+from ..data.atomic import write_text_atomic
+from ..metrics.clinical import ejection_fraction, volume_biplane
+from ..metrics.video import ClinicalFigures, clinical_figures
+from ..transforms.io import write_volume
+from ..visualize import summary_figure, write_overlay_video
+from .video_metrics import rows_to_csv
+
+__all__ = ["VideoResultsWriter", "check_output_dir"]
+
+logger = logging.getLogger(__name__)
+LV_CLASS = 1
+
+
+def check_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
+    """Create ``output_dir``; raise ``FileExistsError`` when it already holds files and ``overwrite`` is False."""
+    path = Path(output_dir)
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"{path}: output folder is not empty; choose another output_dir or pass --overwrite true to replace "
+            "the results in it."
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _video_name(path: str) -> str:
+    name = Path(path).name
+    return re.sub(r"(\.nii\.gz|\.nii|\.mhd|\.avi|\.mp4|\.dcm)$", "", name, flags=re.IGNORECASE) or "video"
+
+
+def _item_value(item: dict, key: str):
+    value = item.get(key)
+    if isinstance(value, torch.Tensor):
+        value = value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    return value
+
+
+class VideoResultsWriter:
+    """Inference handler: save each segmented video's mask, measurements and pictures (see the module docstring).
+
+    Reads ``pred`` (class indices in the input geometry, after ``Invertd`` and ``AsDiscreted``) from
+    ``engine.state.output`` and the source video (``image_key``), meta and optional ``patient``/``view``/
+    ``ed_frame``/``es_frame`` from ``engine.state.batch``.
+
+    Args:
+        output_dir: result folder; must be empty unless ``overwrite``.
+        overwrite: allow writing into a folder that already holds results.
+        overlay_format: ``"mp4"``, ``"gif"`` or ``"none"``.
+        save_all_classes: save every predicted class in the mask; default LV only (0/1).
+        image_key: batch key of the source video at its own size and intensities.
+    """
+
+    def __init__(
+        self,
+        output_dir: str,
+        overwrite: bool = False,
+        overlay_format: str = "mp4",
+        save_all_classes: bool = False,
+        image_key: str = "image_source",
+    ) -> None:
+        if overlay_format not in ("mp4", "gif", "none"):
+            raise ValueError(f"overlay_format must be 'mp4', 'gif' or 'none', got {overlay_format!r}.")
+        self.output_dir = Path(output_dir)
+        self.overwrite = overwrite
+        self.overlay_format = overlay_format
+        self.save_all_classes = save_all_classes
+        self.image_key = image_key
+        self.rows: list[dict] = []
+        self.views: dict[str, dict[str, tuple]] = {}
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, self.started)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.iteration_completed)
+        engine.add_event_handler(Events.COMPLETED, self.completed)
+
+    def started(self, engine: Engine) -> None:
+        check_output_dir(self.output_dir, self.overwrite)
+        self.rows, self.views = [], {}
+
+    def iteration_completed(self, engine: Engine) -> None:
+        outputs = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
+        batches = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
+        for output, item in zip(outputs, batches):
+            self.rows.append(self.write_video(output["pred"], item))
+
+    def _unique_name(self, source: str) -> str:
+        name = _video_name(source)
+        taken = {row["name"] for row in self.rows}
+        candidate, index = name, 1
+        while candidate in taken:
+            index += 1
+            candidate = f"{name}_{index}"
+        return candidate
+
+    def write_video(self, pred: torch.Tensor, item: dict) -> dict:
+        """Write one video's files; returns its ``predictions.csv`` row."""
+        video = item[self.image_key]
+        meta = getattr(video, "meta", {}) or {}
+        source = str(meta.get("filename_or_obj", "video"))
+        spacing = tuple(float(s) for s in meta.get("spacing_mm", (math.nan, math.nan)))
+        fps = float(meta.get("fps", math.nan))
+        classes = pred.detach().cpu().numpy()
+        classes = (classes[0] if classes.ndim == 4 else classes).astype(np.uint8)  # H x W x T
+        frames = np.asarray(video.detach().cpu().numpy() if isinstance(video, torch.Tensor) else video)
+        frames = frames[0] if frames.ndim == 4 else frames
+        if classes.shape != frames.shape:
+            raise ValueError(f"{source}: prediction {classes.shape} does not match the video {frames.shape}.")
+        name = self._unique_name(source)
+        figures = clinical_figures(classes, spacing, fps, _item_value(item, "ed_frame"), _item_value(item, "es_frame"))
+
+        mask = classes if self.save_all_classes else (classes == LV_CLASS).astype(np.uint8)
+        write_volume(self.output_dir / f"{name}_mask.nii.gz", mask, spacing, fps)
+        area_unit = "mm2" if "no pixel spacing" not in " ".join(figures.notes) else "px"
+        area_rows = [{"frame": t, f"lv_area_{area_unit}": a} for t, a in enumerate(figures.areas)]
+        write_text_atomic(self.output_dir / f"{name}_areas.csv", rows_to_csv(area_rows))
+        if self.overlay_format != "none":
+            write_overlay_video(self.output_dir / f"{name}_overlay.{self.overlay_format}", frames, classes, fps)
+        summary_figure(
+            self.output_dir / f"{name}_summary.png",
+            frames,
+            classes,
+            figures.areas,
+            figures.ed_frames,
+            figures.es_frames,
+            title=f"{name}: EF {figures.ef:.1f} %" if not math.isnan(figures.ef) else f"{name}: EF undefined",
+            area_unit="mm²" if area_unit == "mm2" else "pixels",
+        )
+        self._remember_view(item, classes, spacing, figures)
+        return self._row(name, source, classes.shape[-1], fps, spacing, figures)
+
+    def _remember_view(self, item: dict, classes: np.ndarray, spacing, figures: ClinicalFigures) -> None:
+        patient, view = _item_value(item, "patient"), _item_value(item, "view")
+        if patient and view and figures.ed_frame is not None and figures.es_frame is not None:
+            ed_mask = classes[..., figures.ed_frame] == LV_CLASS
+            es_mask = classes[..., figures.es_frame] == LV_CLASS
+            self.views.setdefault(str(patient), {})[str(view)] = (ed_mask, es_mask, spacing)
+
+    @staticmethod
+    def _row(name: str, source: str, frames: int, fps: float, spacing, figures: ClinicalFigures) -> dict:
+        unit = "kpx3" if "no pixel spacing" in " ".join(figures.notes) else "mL"  # thousands of cubic pixels
+        return {
+            "name": name,
+            "input": source,
+            "frames": frames,
+            "fps": fps,
+            "spacing_row_mm": spacing[0],
+            "spacing_col_mm": spacing[1],
+            "ed_frames": " ".join(map(str, figures.ed_frames)),
+            "es_frames": " ".join(map(str, figures.es_frames)),
+            "ed_frame_used": figures.ed_frame,
+            "es_frame_used": figures.es_frame,
+            f"edv_{unit}": figures.edv,
+            f"esv_{unit}": figures.esv,
+            "ef_percent": figures.ef,
+            "notes": "; ".join(figures.notes),
+        }
+
+    def completed(self, engine: Engine) -> None:
+        write_text_atomic(self.output_dir / "predictions.csv", rows_to_csv(self.rows))
+        patients = []
+        for patient, views in sorted(self.views.items()):
+            if {"2CH", "4CH"} <= set(views):
+                (ed2, es2, sp2), (ed4, es4, sp4) = views["2CH"], views["4CH"]
+                edv, esv = volume_biplane(ed2, ed4, sp2, sp4), volume_biplane(es2, es4, sp2, sp4)
+                patients.append(
+                    {"patient": patient, "edv_ml": edv, "esv_ml": esv, "ef_percent": ejection_fraction(edv, esv)}
+                )
+        if patients:
+            write_text_atomic(self.output_dir / "patients.csv", rows_to_csv(patients))
+        logger.info(f"wrote results of {len(self.rows)} videos to {self.output_dir}")
