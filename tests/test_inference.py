@@ -106,7 +106,7 @@ def test_inference_never_overwrites_results_silently(input_videos, random_weight
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "predictions.csv").write_text("earlier results\n")
     workflow = _inference(_overrides(inputs / "clip.avi", random_weights, tmp_path / "out", overlay_format="gif"))
-    _fails_with(workflow.run, "not empty.*--overwrite true")
+    _fails_with(workflow.run, "not empty.*--overwrite True")
     assert (tmp_path / "out" / "predictions.csv").read_text() == "earlier results\n"
     workflow = _inference(
         _overrides(inputs / "clip.avi", random_weights, tmp_path / "out", overlay_format="gif", overwrite=True)

@@ -35,7 +35,7 @@ def check_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
     path = Path(output_dir)
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise FileExistsError(
-            f"{path}: output folder is not empty; choose another output_dir or pass --overwrite true to replace "
+            f"{path}: output folder is not empty; choose another output_dir or pass --overwrite True to replace "
             "the results in it."
         )
     path.mkdir(parents=True, exist_ok=True)
