@@ -9,7 +9,9 @@ from monai.transforms import Compose, RandRotated, Resized, ScaleIntensityd
 
 from ncm_components.data.synthetic import generate_echo
 from ncm_components.transforms import (
+    IGNORE_INDEX,
     AnnotatedFramesd,
+    EmptyFramesUnannotatedd,
     LoadVideod,
     RandSpeckleNoised,
     SampleClipd,
@@ -106,3 +108,15 @@ def test_annotated_frames_survive_rotation_with_border_padding(echo_item):
     assert d["image"].shape == (1, 48, 48, 6)
     assert d["annotated"].tolist() == [True, False, False, False, False, True]
     assert set(torch.unique(d["label"]).tolist()) <= {0, 1, 255}
+
+
+def test_empty_frames_become_unannotated():
+    label = torch.zeros(1, 8, 8, 5, dtype=torch.uint8)
+    label[0, 2:5, 2:5, 0] = 1
+    label[0, 3:6, 3:6, 4] = 1
+    label[0, 0, 0, 2] = IGNORE_INDEX  # partly 255, otherwise empty: still unannotated
+    out = EmptyFramesUnannotatedd("label")({"label": label})["label"]
+    assert annotated_frames(out).tolist() == [True, False, False, False, True]
+    assert torch.equal(out[..., 0], label[..., 0]) and label[..., 1].max() == 0  # input untouched
+    as_array = EmptyFramesUnannotatedd("label")({"label": label.numpy()[0]})["label"]
+    assert annotated_frames(as_array).tolist() == [True, False, False, False, True]

@@ -1,12 +1,13 @@
 """MONAI transforms for echo videos: loading, clip sampling, sparse-label helpers and augmentation."""
 
 from .io import Video, VideoReadError, read_video, write_volume
-from .labels import IGNORE_INDEX, AnnotatedFramesd, annotated_frames, sparse_label
+from .labels import IGNORE_INDEX, AnnotatedFramesd, EmptyFramesUnannotatedd, annotated_frames, sparse_label
 from .video import LoadVideod, RandSpeckleNoised, SampleClipd, clip_indices
 
 __all__ = [
     "IGNORE_INDEX",
     "AnnotatedFramesd",
+    "EmptyFramesUnannotatedd",
     "LoadVideod",
     "RandSpeckleNoised",
     "SampleClipd",

@@ -13,7 +13,14 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-__all__ = ["IGNORE_INDEX", "sparse_label", "annotated_frames", "check_label_values", "AnnotatedFramesd"]
+__all__ = [
+    "IGNORE_INDEX",
+    "sparse_label",
+    "annotated_frames",
+    "check_label_values",
+    "AnnotatedFramesd",
+    "EmptyFramesUnannotatedd",
+]
 
 IGNORE_INDEX = 255
 
@@ -62,4 +69,28 @@ class AnnotatedFramesd(MapTransform):
         d = dict(data)
         for key in self.key_iterator(d):
             d[self.output_key] = torch.as_tensor(annotated_frames(d[key]))
+        return d
+
+
+class EmptyFramesUnannotatedd(MapTransform):
+    """Mark label frames without any foreground (only 0 and 255) as not annotated (255).
+
+    Annotation tools such as MONAI Label save a whole label volume in which frames nobody touched are 0. An apical
+    echo frame always shows the LV, so an all-background frame means "not annotated", never "no LV here"; without
+    this transform such frames would train the network to predict nothing.
+
+    Shapes: label (C, H, W, T) or (H, W, T), time last; unchanged in shape and dtype.
+    """
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            label = d[key]
+            axes = tuple(range(label.ndim - 1))
+            no_foreground = (label == 0) | (label == IGNORE_INDEX)
+            empty = no_foreground.all(dim=axes) if isinstance(label, torch.Tensor) else no_foreground.all(axis=axes)
+            if bool(empty.any()):
+                label = label.clone() if isinstance(label, torch.Tensor) else label.copy()
+                label[..., empty] = IGNORE_INDEX
+                d[key] = label
         return d

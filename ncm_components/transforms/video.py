@@ -34,6 +34,7 @@ def _to_meta_tensor(video, dtype: torch.dtype) -> MetaTensor:
         "spacing_mm": torch.tensor([sy, sx], dtype=torch.float32),
         "fps": float(video.fps),
         "num_frames": video.num_frames,
+        "spatial_shape": np.asarray(video.array.shape),  # (H, W, T) as read, as MONAI's LoadImage records it
     }
     array = torch.as_tensor(np.asarray(video.array)).to(dtype)
     return MetaTensor(array.unsqueeze(0), affine=affine, meta=meta)

@@ -1,0 +1,217 @@
+"""Package the bundle for sharing: a model-zoo folder and zip with the weights, and the ``ncm_components`` wheel.
+
+CLI::
+
+    python -m ncm_components.bundle_tools export --checkpoint bundle/models/model.pt --out dist/
+
+writes ``dist/ncm_echo_lv_segmentation/`` (LICENSE, configs, docs, ``models/model.pt``, ``models/model.ts``,
+``large_files.yml`` with the sha256 of the weights), ``dist/ncm_echo_lv_segmentation_v<version>.zip`` and
+``dist/ncm_components-<version>-py3-none-any.whl``. The checkpoint and the metadata are checked first; every problem
+is reported with the file and what to fix. Nothing is written until the checks pass, and the folder and zip appear
+atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+
+from .data.atomic import atomic_path
+
+__all__ = ["BUNDLE_NAME", "ExportedBundle", "export_bundle", "check_metadata", "load_model_state"]
+
+BUNDLE_NAME = "ncm_echo_lv_segmentation"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUNDLE_SOURCE = REPO_ROOT / "bundle"
+BUNDLE_PARTS = ("configs", "docs", "LICENSE")
+
+
+@dataclass
+class ExportedBundle:
+    """Paths written by :func:`export_bundle`."""
+
+    folder: Path
+    zip_file: Path
+    wheel: Path | None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_metadata(meta_file: Path, schema_file: Path | None = None) -> dict:
+    """Load ``metadata.json`` and validate it against the model-zoo schema when one is given.
+
+    Raises:
+        ValueError: invalid JSON or a schema violation; the message names the file, the field and the problem.
+    """
+    import jsonschema
+
+    try:
+        metadata = json.loads(Path(meta_file).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{meta_file}: not valid JSON ({error}).") from error
+    if schema_file is not None:
+        schema = json.loads(Path(schema_file).read_text())
+        try:
+            jsonschema.validate(metadata, schema)
+        except jsonschema.ValidationError as error:
+            where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+            raise ValueError(f"{meta_file}: field {where}: {error.message}; fix it to follow {schema_file}.") from None
+    return metadata
+
+
+def load_model_state(checkpoint: Path, network: torch.nn.Module) -> dict:
+    """The network's state dict from ``checkpoint`` (a plain state dict or ``{"model": ...}``), checked to fit.
+
+    Raises:
+        FileNotFoundError: no such checkpoint.
+        ValueError: the checkpoint does not fit ``network`` (another number of classes or configuration).
+    """
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"{checkpoint}: checkpoint not found; train first or give the path of model.pt.")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    expected = network.state_dict()
+    mismatched = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    missing = [k for k in expected if k not in state]
+    if mismatched or missing:
+        detail = ", ".join(f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in mismatched[:3])
+        classes = state.get("final_head.1.weight")
+        hint = f" It predicts {classes.shape[0]} classes." if classes is not None else ""
+        raise ValueError(
+            f"{checkpoint}: does not fit the bundle's network_def ({detail or f'missing {missing[:3]}'}).{hint} "
+            "Export it with the num_classes and network_def it was trained with (edit configs/inference.yaml)."
+        )
+    return state
+
+
+def _bundle_network(configs: Path) -> tuple[torch.nn.Module, int]:
+    """The network of ``inference.yaml`` (randomly initialised) and its input size."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(configs / "inference.yaml"))
+    return parser.get_parsed_content("network_def", instantiate=True), int(parser.get("image_size"))
+
+
+def _large_files_yaml(entries: list[dict], note: str) -> str:
+    header = (
+        f"# Weights of this bundle: {note}.\n# Download with `python -m monai.bundle download` or place them by hand.\n"
+    )
+    return header + yaml.safe_dump({"large_files": entries}, sort_keys=False)
+
+
+def build_wheel(out_dir: Path) -> Path:
+    """Build the ``ncm_components`` wheel from the source checkout into ``out_dir`` (no network access needed)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    before = set(out_dir.glob("ncm_components-*.whl"))
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(REPO_ROOT)]
+    subprocess.run(command + ["-w", str(out_dir)], check=True, capture_output=True, text=True)
+    built = sorted(set(out_dir.glob("ncm_components-*.whl")) - before) or sorted(out_dir.glob("ncm_components-*.whl"))
+    return built[-1]
+
+
+def export_bundle(
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    schema_file: str | Path | None = None,
+    weights_note: str = "trained on synthetic data, not for clinical use",
+    weights_url: str = "",
+    wheel: bool = True,
+    overwrite: bool = False,
+) -> ExportedBundle:
+    """Write the shareable bundle folder, its zip and (optionally) the package wheel to ``out_dir``."""
+    if not (BUNDLE_SOURCE / "configs").is_dir():
+        raise FileNotFoundError(f"{BUNDLE_SOURCE}: bundle sources not found; run the export from a source checkout.")
+    out_dir = Path(out_dir)
+    folder = out_dir / BUNDLE_NAME
+    if folder.exists() and not overwrite:
+        raise FileExistsError(f"{folder}: already exists; remove it or pass --overwrite.")
+    metadata = check_metadata(BUNDLE_SOURCE / "configs" / "metadata.json", schema_file)
+    network, image_size = _bundle_network(BUNDLE_SOURCE / "configs")
+    state = load_model_state(Path(checkpoint), network)
+    network.load_state_dict(state)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{BUNDLE_NAME}.", dir=out_dir))
+    try:
+        for part in BUNDLE_PARTS:
+            source = BUNDLE_SOURCE / part
+            (shutil.copytree if source.is_dir() else shutil.copy2)(source, staging / part)
+        models = staging / "models"
+        models.mkdir()
+        torch.save(network.state_dict(), models / "model.pt")
+        from .networks.export import export_torchscript
+
+        export_torchscript(network, models / "model.ts", spatial_size=(image_size, image_size))
+        entries = [
+            {"path": f"models/{name}", "url": weights_url, "hash_val": _sha256(models / name), "hash_type": "sha256"}
+            for name in ("model.pt", "model.ts")
+        ]
+        (staging / "large_files.yml").write_text(_large_files_yaml(entries, weights_note))
+        (models / "README.md").write_text(f"Weights: {weights_note}. Research use only.\n")
+        staging.chmod(0o755)  # mkdtemp made it private
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+    zip_file = out_dir / f"{BUNDLE_NAME}_v{metadata['version']}.zip"
+    with atomic_path(zip_file) as tmp:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    archive.write(path, Path(BUNDLE_NAME) / path.relative_to(folder))
+    return ExportedBundle(folder, zip_file, build_wheel(out_dir) if wheel else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Package the NCM-Net echo bundle for sharing.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    export = commands.add_parser("export", help="write the zoo-ready bundle folder, its zip and the package wheel")
+    export.add_argument("--checkpoint", required=True, help="trained weights: model.pt (plain or {'model': ...})")
+    export.add_argument("--out", required=True, help="output folder, e.g. dist/")
+    export.add_argument("--schema", default=None, help="model-zoo metadata schema to validate against")
+    export.add_argument("--weights-note", default="trained on synthetic data, not for clinical use")
+    export.add_argument("--weights-url", default="", help="where the release hosts the weights")
+    export.add_argument("--no-wheel", action="store_true", help="skip building the package wheel")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing bundle folder")
+    args = parser.parse_args(argv)
+    try:
+        result = export_bundle(
+            args.checkpoint,
+            args.out,
+            schema_file=args.schema,
+            weights_note=args.weights_note,
+            weights_url=args.weights_url,
+            wheel=not args.no_wheel,
+            overwrite=args.overwrite,
+        )
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        print(f"bundle_tools: {error}", file=sys.stderr)
+        return 1
+    print(f"bundle_tools: wrote {result.folder}, {result.zip_file}" + (f" and {result.wheel}" if result.wheel else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
