@@ -1,0 +1,141 @@
+"""Accuracy benchmark: NCM-Net, its ablations and two UNet baselines, trained alike on the same sparse labels.
+
+Every model is trained by ``bundle/configs/train.yaml`` with the same data, augmentation, iterations, batch and seed
+(only ``network_def`` and the boundary-loss weight differ) and scored by ``evaluate.yaml`` on whole held-out videos
+with ground truth on every frame. Results go to ``--out`` (``results.json``, one evaluation folder per run) and a
+markdown table is printed.
+
+    python benchmarks/accuracy.py --out .cache/accuracy --iterations 400 --seeds 0 1 2
+    python benchmarks/accuracy.py --dataset-dir data/camus --image-size 256   # a real datalist instead
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from monai.bundle import ConfigWorkflow
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from models import BENCHMARK_MODELS, build_model  # noqa: E402
+
+from ncm_components.data.synthetic import generate_dataset  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[1] / "bundle" / "configs"
+LOGGING = str(CONFIGS / "logging.conf")
+REPORTED = ("dice_semi", "dice_full", "hd95_full", "inconsistency_rate", "ef_mae", "ef_bias", "ed_error", "es_error")
+
+
+def cpu_frames_per_second(model: torch.nn.Module, size: int, frames: int = 10, repeats: int = 5) -> float:
+    """Median frames/s of eval-mode forward passes on a (1, 1, size, size, frames) clip."""
+    model.eval()
+    clip = torch.rand(1, 1, size, size, frames)
+    times = []
+    with torch.inference_mode():
+        model(clip)
+        for _ in range(repeats):
+            tick = time.perf_counter()
+            model(clip)
+            times.append(time.perf_counter() - tick)
+    return frames / statistics.median(times)
+
+
+def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
+    """Train and evaluate one model with one seed; returns the evaluation summary plus timing."""
+    spec = BENCHMARK_MODELS[name]
+    iterations_per_epoch = max(1, args.num_train // args.batch_size)
+    epochs = max(1, math.ceil(args.iterations / iterations_per_epoch))
+    overrides = {
+        "dataset_dir": str(data_dir),
+        "ckpt_dir": str(run_dir / "models"),
+        "output_dir": str(run_dir / "eval"),
+        "network_def": spec["network_def"],
+        "loss#boundary_weight": spec["boundary_weight"],
+        "seed": seed,
+        "image_size": args.image_size,
+        "batch_size": args.batch_size,
+        "train#trainer#max_epochs": epochs,
+        "val_interval": max(1, epochs // 4),
+        "resume": False,
+    }
+    tick = time.perf_counter()
+    for configs in ([str(CONFIGS / "train.yaml")], [str(CONFIGS / "train.yaml"), str(CONFIGS / "evaluate.yaml")]):
+        workflow = ConfigWorkflow(config_file=configs, logging_file=LOGGING, workflow_type="train", **overrides)
+        workflow.initialize()
+        workflow.run()
+        workflow.finalize()
+    summary = json.loads((run_dir / "eval" / "summary.json").read_text())
+    summary.update(model=name, seed=seed, epochs=epochs, iterations=epochs * iterations_per_epoch)
+    summary["minutes"] = (time.perf_counter() - tick) / 60
+    return summary
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown table: mean (± SD over seeds) per model."""
+    header = "| model | params (M) | CPU frames/s | seeds | Dice ED/ES | Dice all frames | HD95 | inconsistent frames | EF MAE | EF bias | ED / ES error (frames) |"
+    lines = [header, "|" + "---|" * 11]
+    for name in dict.fromkeys(row["model"] for row in rows):
+        runs = [row for row in rows if row["model"] == name]
+
+        def cell(key, scale=1.0, digits=3):
+            values = [row[key] * scale for row in runs if row.get(key) is not None]
+            if not values:
+                return "n/a"
+            mean = statistics.fmean(values)
+            spread = f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else ""
+            return f"{mean:.{digits}f}{spread}"
+
+        lines.append(
+            f"| {name} | {runs[0]['params_m']:.2f} | {runs[0]['cpu_fps']:.0f} | {len(runs)} | {cell('dice_semi')} | "
+            f"{cell('dice_full')} | {cell('hd95_full', digits=2)} | {cell('inconsistency_rate', 100, 1)} % | "
+            f"{cell('ef_mae', digits=2)} | {cell('ef_bias', digits=2)} | {cell('ed_error', digits=2)} / "
+            f"{cell('es_error', digits=2)} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=".cache/accuracy")
+    parser.add_argument("--dataset-dir", default=None, help="a converted dataset (default: a fixed synthetic set)")
+    parser.add_argument("--models", nargs="+", default=list(BENCHMARK_MODELS), choices=list(BENCHMARK_MODELS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--iterations", type=int, default=400)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--image-size", type=int, default=112)
+    parser.add_argument("--num-train", type=int, default=200)
+    parser.add_argument("--num-test", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    data_dir = Path(args.dataset_dir) if args.dataset_dir else out / "data"
+    if not args.dataset_dir and not (data_dir / "datalist.json").is_file():
+        generate_dataset(data_dir, num_train=args.num_train, num_val=20, num_test=args.num_test, size=112, seed=2024)
+    results_file = out / "results.json"
+    rows = json.loads(results_file.read_text()) if results_file.is_file() else []
+    done = {(row["model"], row["seed"]) for row in rows}
+    for seed in args.seeds:
+        for name in args.models:
+            if (name, seed) in done:
+                continue
+            slug = name.lower().replace(" ", "_").replace("/", "").replace("(", "").replace(")", "")
+            row = run_one(name, seed, data_dir, out / "runs" / f"{slug}_seed{seed}", args)
+            model = build_model(name)
+            row["params_m"] = sum(p.numel() for p in model.parameters()) / 1e6
+            row["cpu_fps"] = cpu_frames_per_second(model, args.image_size)
+            rows.append(row)
+            out.mkdir(parents=True, exist_ok=True)
+            results_file.write_text(json.dumps(rows, indent=1))
+            print(f"accuracy: {name} seed {seed}: Dice all frames {row['dice_full']:.3f} ({row['minutes']:.1f} min)")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The models the benchmarks compare, as bundle ``network_def`` configs (one definition for every benchmark).
+
+NCM-Net variants are ``ncmnet_small``/``NCMNet`` with ablation flags; the baselines are the two approaches a team
+would otherwise use: MONAI ``UNet`` applied frame by frame and trained on the ED/ES frames (EchoNet-Dynamic's
+approach), and MONAI ``UNet`` with ``spatial_dims=3`` on the whole clip (SimLVSeg-3D's approach), strided in space
+only so that a 10-frame clip keeps its frames.
+"""
+
+from __future__ import annotations
+
+from monai.bundle import ConfigParser
+
+__all__ = ["BENCHMARK_MODELS", "build_model"]
+
+_SMALL = {"_target_": "ncm_components.networks.ncmnet_small", "out_channels": 2}
+_UNET_2D = {
+    "_target_": "monai.networks.nets.UNet",
+    "spatial_dims": 2,
+    "in_channels": 1,
+    "out_channels": 2,
+    "channels": [16, 32, 64, 128, 256],
+    "strides": [2, 2, 2, 2],
+    "num_res_units": 2,
+}
+
+BENCHMARK_MODELS: dict[str, dict] = {
+    "NCM-Net small": {"network_def": _SMALL, "boundary_weight": 0.1},
+    "NCM-Net default": {"network_def": {"_target_": "ncm_components.networks.NCMNet"}, "boundary_weight": 0.1},
+    "small w/o NCM": {"network_def": {**_SMALL, "use_ncm": False}, "boundary_weight": 0.1},
+    "small w/o UMA": {"network_def": {**_SMALL, "use_uma": False}, "boundary_weight": 0.1},
+    "small w/o boundary loss": {"network_def": _SMALL, "boundary_weight": 0.0},
+    "UNet 2D per frame (EchoNet)": {
+        "network_def": {"_target_": "ncm_components.networks.nets.FrameWise", "net": _UNET_2D},
+        "boundary_weight": 0.0,
+    },
+    "UNet 3D on the clip (SimLVSeg-3D)": {
+        "network_def": {
+            **_UNET_2D,
+            "spatial_dims": 3,
+            "channels": [16, 32, 64, 128],
+            "strides": [[2, 2, 1], [2, 2, 1], [2, 2, 1]],
+        },
+        "boundary_weight": 0.0,
+    },
+}
+
+
+def build_model(name: str):
+    """Instantiate a benchmark model by name (randomly initialised)."""
+    parser = ConfigParser({"network_def": BENCHMARK_MODELS[name]["network_def"]})
+    return parser.get_parsed_content("network_def", instantiate=True)
