@@ -15,6 +15,7 @@ CONFIGS = REPO_ROOT / "bundle" / "configs"
 TRAIN = str(CONFIGS / "train.yaml")
 EVALUATE = str(CONFIGS / "evaluate.yaml")
 MULTI_GPU_TRAIN = str(CONFIGS / "multi_gpu_train.yaml")
+MULTI_GPU_EVALUATE = str(CONFIGS / "multi_gpu_evaluate.yaml")
 LOGGING = str(CONFIGS / "logging.conf")
 
 

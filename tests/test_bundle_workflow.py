@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from ncm_components.handlers import latest_checkpoint
 from .bundle_helpers import (
     EVALUATE,
     LOGGING,
+    MULTI_GPU_EVALUATE,
     MULTI_GPU_TRAIN,
     TRAIN,
     bundle_command,
@@ -125,7 +127,7 @@ def test_two_gloo_processes_train_like_one_process(tiny_data, tmp_path):
         "train#random_transforms": "$@validate#clip_transforms",  # no randomness: both runs see the same clips
         "train#dataloader#shuffle": False,
         "train#sampler#shuffle": False,
-        "val_interval": 10,
+        "val_interval": 1,
     }
     single = tiny_overrides(tiny_data, tmp_path / "single", **common)
     single.pop("train#sampler#shuffle")
@@ -142,3 +144,10 @@ def test_two_gloo_processes_train_like_one_process(tiny_data, tmp_path):
     assert one["trainer"]["iteration"] == two["trainer"]["iteration"] == 2
     for name, weight in one["model"].items():
         assert torch.allclose(weight.float(), two["model"][name].float(), atol=1e-5), name
+
+    # distributed evaluation: each rank scores its share, rank 0 gathers all test videos into the result files
+    evaluation = {k: v for k, v in distributed.items() if not k.startswith("train#")}
+    result = run_bundle([TRAIN, EVALUATE, MULTI_GPU_EVALUATE], evaluation, launcher=launcher)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((tmp_path / "ddp" / "eval" / "summary.json").read_text())
+    assert summary["videos"] == 2 and summary["dice_full"] is not None
