@@ -78,8 +78,9 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
 
 def table(rows: list[dict]) -> str:
     """Markdown table: mean (± SD over seeds) per model."""
-    header = "| model | params (M) | CPU frames/s | seeds | Dice ED/ES | Dice all frames | HD95 | inconsistent frames | EF MAE | EF bias | ED / ES error (frames) |"
-    lines = [header, "|" + "---|" * 11]
+    columns = ["model", "params (M)", "CPU frames/s", "seeds", "Dice ED/ES", "Dice all frames", "HD95"]
+    columns += ["inconsistent frames", "EF MAE", "EF bias", "ED / ES error (frames)"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for name in dict.fromkeys(row["model"] for row in rows):
         runs = [row for row in rows if row["model"] == name]
 

@@ -1,8 +1,9 @@
 """GPU check of NCM-Net: AMP training iterations/s and inference frames/s at 112 and 256 px, with peak GPU memory.
 
 Runs in a few minutes on one CUDA card and prints the card's name with every figure. Inputs are random clips (the
-speed of these networks does not depend on the pixel values); training uses MONAI's DiceCE loss on the final and the
-coarse (deep-supervision) outputs with AdamW under bf16 autocast. Each inference figure is the median of
+speed of these networks does not depend on the pixel values); training uses the bundle's loss (``NCMNetLoss``: sparse
+Dice + CE on the ED/ES frames of each clip for the final and coarse outputs, plus the cross-frame boundary term) with
+AdamW under bf16 autocast. Each inference figure is the median of
 ``--repeats`` timed passes after warm-up, for the batch size (in clips of ``--frames`` frames) that gave the most
 frames/s among those tried; MONAI UNet applied frame by frame is measured in the same run as the baseline.
 
@@ -13,21 +14,23 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
-from monai.losses import DiceCELoss
-from monai.networks.nets import UNet
 
-from ncm_components.networks import NCMNet, ncmnet_small
-from ncm_components.networks.nets import FrameWise
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from models import build_model  # noqa: E402
+
+from ncm_components.losses import NCMNetLoss  # noqa: E402
+from ncm_components.networks import NCMNet, ncmnet_small  # noqa: E402
+from ncm_components.transforms.labels import IGNORE_INDEX  # noqa: E402
 
 MODELS = {
     "NCMNet default": lambda: NCMNet(),
     "NCMNet small": lambda: ncmnet_small(),
-    "MONAI UNet (per frame)": lambda: FrameWise(
-        UNet(2, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
-    ),
+    "MONAI UNet (per frame)": lambda: build_model("UNet 2D per frame (EchoNet)"),
 }
 BATCHES = {112: (16, 64, 128), 256: (4, 16, 32)}
 
@@ -66,17 +69,16 @@ def inference(model, size: int, frames: int, repeats: int) -> tuple[float, int, 
 def training(model, size: int, frames: int, batch: int, iterations: int) -> tuple[float, float]:
     """(iterations/s, peak GiB) of AMP training with deep supervision."""
     model.train()
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    loss_fn = NCMNetLoss()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     clip = torch.randn(batch, 1, size, size, frames, device="cuda")
-    label = (torch.rand(batch, 1, size, size, frames, device="cuda") > 0.5).float()
+    label = (torch.rand(batch, 1, size, size, frames, device="cuda") > 0.5).long()
+    label[..., 1:-1] = IGNORE_INDEX  # ED and ES annotated, as in training
 
     def step():
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            outputs = model(clip)
-            heads = torch.unbind(outputs, dim=1) if outputs.dim() == 6 else (outputs,)
-            loss = sum(loss_fn(head.float(), label) for head in heads)
+            loss = loss_fn(model(clip), label)
         loss.backward()
         optimizer.step()
 

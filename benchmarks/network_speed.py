@@ -16,22 +16,24 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
-from monai.networks.nets import BasicUNet, UNet
+from monai.networks.nets import BasicUNet
 from torch.utils.flop_counter import FlopCounterMode
 
 from ncm_components.networks import NCMNet, ncmnet_small
 from ncm_components.networks.nets import FrameWise
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from models import build_model  # noqa: E402
 
 MODELS = {
     "NCMNet default": lambda: NCMNet(),
     "NCMNet default w/o NCM+UMA": lambda: NCMNet(use_ncm=False, use_uma=False),
     "NCMNet small": lambda: ncmnet_small(),
     "NCMNet small w/o NCM+UMA": lambda: ncmnet_small(use_ncm=False, use_uma=False),
-    "MONAI UNet (per frame)": lambda: FrameWise(
-        UNet(2, 1, 2, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
-    ),
+    "MONAI UNet (per frame)": lambda: build_model("UNet 2D per frame (EchoNet)"),
     "MONAI BasicUNet (per frame)": lambda: FrameWise(BasicUNet(spatial_dims=2, in_channels=1, out_channels=2)),
 }
 BASELINE = "MONAI UNet (per frame)"
