@@ -79,7 +79,7 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
 def table(rows: list[dict]) -> str:
     """Markdown table: mean (± SD over seeds) per model."""
     columns = ["model", "params (M)", "CPU frames/s", "seeds", "Dice ED/ES", "Dice all frames", "HD95"]
-    columns += ["inconsistent frames", "EF MAE", "EF bias", "ED / ES error (frames)"]
+    columns += ["inconsistent frames", "mean abs d", "EF MAE", "EF bias", "ED / ES error (frames)"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for name in dict.fromkeys(row["model"] for row in rows):
         runs = [row for row in rows if row["model"] == name]
@@ -95,6 +95,7 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {name} | {runs[0]['params_m']:.2f} | {runs[0]['cpu_fps']:.0f} | {len(runs)} | {cell('dice_semi')} | "
             f"{cell('dice_full')} | {cell('hd95_full', digits=2)} | {cell('inconsistency_rate', 100, 1)} % | "
+            f"{cell('mean_abs_d', digits=4)} | "
             f"{cell('ef_mae', digits=2)} | {cell('ef_bias', digits=2)} | {cell('ed_error', digits=2)} / "
             f"{cell('es_error', digits=2)} |"
         )
@@ -113,14 +114,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-train", type=int, default=200)
     parser.add_argument("--num-test", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     data_dir = Path(args.dataset_dir) if args.dataset_dir else out / "data"
-    if not args.dataset_dir and not (data_dir / "datalist.json").is_file():
-        generate_dataset(data_dir, num_train=args.num_train, num_val=20, num_test=args.num_test, size=112, seed=2024)
     results_file = out / "results.json"
     rows = json.loads(results_file.read_text()) if results_file.is_file() else []
+    if args.table_only:
+        print(table(rows))
+        return
+    if not args.dataset_dir and not (data_dir / "datalist.json").is_file():
+        generate_dataset(data_dir, num_train=args.num_train, num_val=20, num_test=args.num_test, size=112, seed=2024)
     done = {(row["model"], row["seed"]) for row in rows}
     for seed in args.seeds:
         for name in args.models:
