@@ -63,6 +63,7 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
         "train#trainer#max_epochs": epochs,
         "val_interval": max(1, epochs // 4),
         "resume": False,
+        **spec.get("train_overrides", {}),
     }
     tick = time.perf_counter()
     for configs in ([str(CONFIGS / "train.yaml")], [str(CONFIGS / "train.yaml"), str(CONFIGS / "evaluate.yaml")]):

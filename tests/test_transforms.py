@@ -120,3 +120,18 @@ def test_empty_frames_become_unannotated():
     assert torch.equal(out[..., 0], label[..., 0]) and label[..., 1].max() == 0  # input untouched
     as_array = EmptyFramesUnannotatedd("label")({"label": label.numpy()[0]})["label"]
     assert annotated_frames(as_array).tolist() == [True, False, False, False, True]
+
+
+def test_sample_clip_window_holds_an_annotated_frame_at_varying_positions(echo_item):
+    loaded = LoadVideod(["image", "label"], num_classes=4)(echo_item[0])
+    sampler = SampleClipd(["image", "label"], num_frames=6, mode="window")
+    positions = set()
+    for seed in range(30):
+        sampler.set_random_state(seed)
+        clip = sampler(loaded)
+        frames = clip["clip_frames"].tolist()
+        assert frames == list(range(frames[0], frames[0] + 6))  # consecutive
+        flags = annotated_frames(clip["label"]).tolist()
+        assert any(flags)
+        positions.add(flags.index(True))
+    assert len(positions) >= 4  # labelled frames are not always at the clip's ends

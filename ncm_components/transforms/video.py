@@ -113,7 +113,9 @@ class SampleClipd(RandomizableTransform, MapTransform):
 
     ED/ES come from the item's ``ed_key``/``es_key``, else from the first and last annotated frames of
     ``label_key``. ``mode="uniform"`` (evaluation) samples evenly; ``mode="random"`` (training) jitters the interior
-    frames; ``mode="all"`` keeps the whole video (inference). The chosen indices are stored under ``"clip_frames"``.
+    frames; ``mode="all"`` keeps the whole video (inference); ``mode="window"`` (training of clip-level 3D models)
+    takes ``num_frames`` consecutive frames that hold ED or ES at a random position, so that a model cannot learn
+    where in a clip the labelled frames sit. The chosen indices are stored under ``"clip_frames"``.
     """
 
     def __init__(
@@ -128,8 +130,8 @@ class SampleClipd(RandomizableTransform, MapTransform):
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
         RandomizableTransform.__init__(self, prob=1.0)
-        if mode not in ("uniform", "random", "all"):
-            raise ValueError(f"mode must be 'uniform', 'random' or 'all', got {mode!r}.")
+        if mode not in ("uniform", "random", "all", "window"):
+            raise ValueError(f"mode must be 'uniform', 'random', 'all' or 'window', got {mode!r}.")
         self.num_frames = num_frames
         self.mode = mode
         self.ed_key, self.es_key, self.label_key = ed_key, es_key, label_key
@@ -155,12 +157,24 @@ class SampleClipd(RandomizableTransform, MapTransform):
         length = reference.shape[-1]
         if not (0 <= first < length and 0 <= last < length):
             raise ValueError(f"{d.get('image', 'item')}: ED/ES frames {first}, {last} outside its {length} frames.")
-        indices = clip_indices(first, last, self.num_frames, self.R if self.mode == "random" else None)
+        if self.mode == "window":
+            indices = self._window(first, last, length)
+        else:
+            indices = clip_indices(first, last, self.num_frames, self.R if self.mode == "random" else None)
         index = torch.as_tensor(indices, dtype=torch.long)
         for key in self.key_iterator(d):
             d[key] = d[key][..., index]
         d["clip_frames"] = index
         return d
+
+    def _window(self, first: int, last: int, length: int) -> np.ndarray:
+        """Consecutive frames around ED or ES (chosen at random), placed at a random position of the clip."""
+        anchor = first if self.R.rand() < 0.5 else last
+        span = min(self.num_frames, length)
+        start = anchor - self.R.randint(0, span)
+        start = int(np.clip(start, 0, length - span))
+        indices = np.arange(start, start + span)
+        return np.pad(indices, (0, self.num_frames - span), mode="edge")  # a video shorter than the clip repeats
 
 
 class RandSpeckleNoised(RandomizableTransform, MapTransform):
