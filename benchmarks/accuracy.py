@@ -46,6 +46,10 @@ def cpu_frames_per_second(model: torch.nn.Module, size: int, frames: int = 10, r
     return frames / statistics.median(times)
 
 
+def run_slug(name: str) -> str:
+    return name.lower().replace(" ", "_").replace("/", "").replace("(", "").replace(")", "")
+
+
 def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
     """Train and evaluate one model with one seed; returns the evaluation summary plus timing."""
     spec = BENCHMARK_MODELS[name]
@@ -74,6 +78,30 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
     summary = json.loads((run_dir / "eval" / "summary.json").read_text())
     summary.update(model=name, seed=seed, epochs=epochs, iterations=epochs * iterations_per_epoch)
     summary["minutes"] = (time.perf_counter() - tick) / 60
+    return summary
+
+
+def evaluate_with_speckle(name: str, seed: int, run_dir: Path, data_dir: Path, strength: float, args) -> dict:
+    """Evaluate a trained run again with multiplicative speckle of ``strength`` added to every test frame."""
+    spec = BENCHMARK_MODELS[name]
+    speckle = {"_target_": "ncm_components.transforms.RandSpeckleNoised", "keys": "image", "prob": 1.0}
+    speckle["strength"] = [strength, strength]
+    overrides = {
+        "dataset_dir": str(data_dir),
+        "ckpt_dir": str(run_dir / "models"),
+        "output_dir": str(run_dir / f"eval_speckle{strength}"),
+        "network_def": spec["network_def"],
+        "seed": seed,
+        "image_size": args.image_size,
+        "eval_extra_transforms": [speckle],
+    }
+    configs = [str(CONFIGS / "train.yaml"), str(CONFIGS / "evaluate.yaml")]
+    workflow = ConfigWorkflow(config_file=configs, logging_file=LOGGING, workflow_type="train", **overrides)
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+    summary = json.loads((run_dir / f"eval_speckle{strength}" / "summary.json").read_text())
+    summary.update(model=name, seed=seed, speckle=strength)
     return summary
 
 
@@ -116,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-test", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
+    parser.add_argument("--speckle", type=float, default=None, help="re-evaluate trained runs with test-time speckle")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -125,6 +154,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.table_only:
         print(table(rows))
         return
+    if args.speckle is not None:
+        noisy_file = out / f"results_speckle{args.speckle}.json"
+        noisy = json.loads(noisy_file.read_text()) if noisy_file.is_file() else []
+        for row in rows:
+            if row["model"] in args.models and row["seed"] in args.seeds:
+                if any(n["model"] == row["model"] and n["seed"] == row["seed"] for n in noisy):
+                    continue
+                run_dir = out / "runs" / f"{run_slug(row['model'])}_seed{row['seed']}"
+                noisy.append(evaluate_with_speckle(row["model"], row["seed"], run_dir, data_dir, args.speckle, args))
+                noisy[-1].update(params_m=row["params_m"], cpu_fps=row["cpu_fps"])
+                noisy_file.write_text(json.dumps(noisy, indent=1))
+        print(table(noisy))
+        return
     if not args.dataset_dir and not (data_dir / "datalist.json").is_file():
         generate_dataset(data_dir, num_train=args.num_train, num_val=20, num_test=args.num_test, size=112, seed=2024)
     done = {(row["model"], row["seed"]) for row in rows}
@@ -132,8 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in args.models:
             if (name, seed) in done:
                 continue
-            slug = name.lower().replace(" ", "_").replace("/", "").replace("(", "").replace(")", "")
-            row = run_one(name, seed, data_dir, out / "runs" / f"{slug}_seed{seed}", args)
+            row = run_one(name, seed, data_dir, out / "runs" / f"{run_slug(name)}_seed{seed}", args)
             model = build_model(name)
             row["params_m"] = sum(p.numel() for p in model.parameters()) / 1e6
             row["cpu_fps"] = cpu_frames_per_second(model, args.image_size)

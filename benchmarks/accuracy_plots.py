@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,6 +19,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ncm_components.data.datalist import load_datalist  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import run_slug  # noqa: E402
 
 
 def _frames(run_dir: Path) -> dict[str, list[dict]]:
@@ -33,8 +37,7 @@ def _run_dirs(out: Path, seed: int) -> dict[str, Path]:
     dirs = {}
     for row in results:
         if row["seed"] == seed:
-            slug = row["model"].lower().replace(" ", "_").replace("/", "").replace("(", "").replace(")", "")
-            dirs[row["model"]] = out / "runs" / f"{slug}_seed{seed}"
+            dirs[row["model"]] = out / "runs" / f"{run_slug(row['model'])}_seed{seed}"
     return dirs
 
 
