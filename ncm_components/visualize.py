@@ -18,11 +18,11 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 from PIL import Image  # noqa: E402
 
 from .data.atomic import atomic_path  # noqa: E402
+from .transforms.labels import LV_CLASS  # noqa: E402
 
 __all__ = ["overlay_frames", "write_overlay_video", "summary_figure", "bland_altman_plot", "histogram_plot"]
 
 CONTOUR_BGR = (60, 220, 60)  # green LV contour
-LV_CLASS = 1
 
 
 def _to_uint8(video: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +19,14 @@ from ignite.engine import Engine, Events
 from ..data.atomic import write_text_atomic
 from ..metrics.clinical import ejection_fraction, volume_biplane
 from ..metrics.video import ClinicalFigures, clinical_figures
-from ..transforms.io import write_volume
+from ..transforms.io import VIDEO_SUFFIXES, write_volume
+from ..transforms.labels import LV_CLASS
 from ..visualize import summary_figure, write_overlay_video
 from .video_metrics import rows_to_csv
 
 __all__ = ["VideoResultsWriter", "check_output_dir"]
 
 logger = logging.getLogger(__name__)
-LV_CLASS = 1
 
 
 def check_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
@@ -43,8 +42,12 @@ def check_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
 
 
 def _video_name(path: str) -> str:
+    """The file name without its video suffix (``.nii.gz``, ``.avi``...)."""
     name = Path(path).name
-    return re.sub(r"(\.nii\.gz|\.nii|\.mhd|\.avi|\.mp4|\.dcm)$", "", name, flags=re.IGNORECASE) or "video"
+    for suffix in sorted(VIDEO_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)] or "video"
+    return name
 
 
 def _item_value(item: dict, key: str):

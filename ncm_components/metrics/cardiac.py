@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import find_peaks
 
+from ..transforms.labels import LV_CLASS
+
 __all__ = ["CardiacPhases", "lv_areas", "estimate_cycle_length", "detect_ed_es"]
 
 
-def lv_areas(mask: np.ndarray, lv_class: int = 1, spacing: tuple[float, float] | None = None) -> np.ndarray:
+def lv_areas(mask: np.ndarray, lv_class: int = LV_CLASS, spacing: tuple[float, float] | None = None) -> np.ndarray:
     """LV area per frame of a (H, W, T) class mask: mm^2 with a known spacing, pixels otherwise; (T,)."""
     pixels = (np.asarray(mask) == lv_class).sum(axis=(0, 1)).astype(np.float64)
     if spacing is None or any(math.isnan(float(s)) for s in spacing):

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..transforms.labels import LV_CLASS
 from .cardiac import detect_ed_es, lv_areas
 from .clinical import ejection_fraction, volume_single_plane
 from .segmentation import per_frame_scores
 from .temporal import temporal_inconsistency
 
 __all__ = ["VideoScores", "ClinicalFigures", "clinical_figures", "score_video", "summarise_videos"]
-
-LV_CLASS = 1
 
 
 @dataclass

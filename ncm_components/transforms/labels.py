@@ -15,6 +15,7 @@ from monai.transforms import MapTransform
 
 __all__ = [
     "IGNORE_INDEX",
+    "LV_CLASS",
     "sparse_label",
     "annotated_frames",
     "check_label_values",
@@ -23,6 +24,8 @@ __all__ = [
 ]
 
 IGNORE_INDEX = 255
+LV_CLASS = 1
+"""Label value of the left-ventricle cavity in every dataset of this project (0 is background)."""
 
 
 def sparse_label(full: np.ndarray, frames: Sequence[int]) -> np.ndarray:
