@@ -8,14 +8,13 @@ import logging
 import math
 from pathlib import Path
 
-import numpy as np
-import torch
 import torch.distributed as dist
 from ignite.engine import Engine, Events
 
 from ..data.atomic import write_json_atomic, write_text_atomic
 from ..metrics.video import VideoScores, score_video, summarise_videos
 from ..visualize import bland_altman_plot, histogram_plot
+from .items import as_volume, frame_index, processed_items, video_meta
 
 __all__ = ["VideoMetricsSaver", "rows_to_csv", "markdown_report"]
 
@@ -39,21 +38,6 @@ def _cell(value):
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.6g}"
     return value
-
-
-def _array(value) -> np.ndarray | None:
-    """(1, H, W, T) or (H, W, T) tensor -> (H, W, T) numpy; None stays None."""
-    if value is None:
-        return None
-    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-    return array[0] if array.ndim == 4 else array
-
-
-def _scalar(value):
-    if value is None:
-        return None
-    value = value.item() if isinstance(value, torch.Tensor) else value
-    return None if isinstance(value, float) and math.isnan(value) else int(value)
 
 
 class VideoMetricsSaver:
@@ -88,23 +72,17 @@ class VideoMetricsSaver:
         self.videos = []
 
     def iteration_completed(self, engine: Engine) -> None:
-        outputs = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
-        batches = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
-        for output, item in zip(outputs, batches):
-            image = item["image"]
-            meta = getattr(image, "meta", {}) or {}
-            spacing = meta.get("spacing_mm")
-            spacing = tuple(float(s) for s in spacing) if spacing is not None else None
-            fps = float(meta.get("fps", math.nan))
-            name = Path(str(meta.get("filename_or_obj", f"video_{len(self.videos)}"))).name
+        for output, item in processed_items(engine):
+            source, spacing, fps = video_meta(item["image"])
+            name = Path(source).name
             self.videos.append(
                 score_video(
-                    _array(output["pred"]),
-                    label=_array(item.get("label")),
-                    label_full=_array(item.get("label_full")),
+                    as_volume(output["pred"]),
+                    label=as_volume(item.get("label")),
+                    label_full=as_volume(item.get("label_full")),
                     spacing=spacing,
-                    ed_frame=_scalar(item.get("ed_frame")),
-                    es_frame=_scalar(item.get("es_frame")),
+                    ed_frame=frame_index(item, "ed_frame"),
+                    es_frame=frame_index(item, "es_frame"),
                     fps=fps,
                     num_classes=self.num_classes,
                     name=name,

@@ -22,6 +22,7 @@ from ..metrics.video import ClinicalFigures, clinical_figures
 from ..transforms.io import VIDEO_SUFFIXES, write_volume
 from ..transforms.labels import LV_CLASS
 from ..visualize import summary_figure, write_overlay_video
+from .items import as_volume, frame_index, item_value, processed_items, video_meta
 from .video_metrics import rows_to_csv
 
 __all__ = ["VideoResultsWriter", "check_output_dir"]
@@ -48,15 +49,6 @@ def _video_name(path: str) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)] or "video"
     return name
-
-
-def _item_value(item: dict, key: str):
-    value = item.get(key)
-    if isinstance(value, torch.Tensor):
-        value = value.item() if value.numel() == 1 else value.tolist()
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        value = value[0]
-    return value
 
 
 class VideoResultsWriter:
@@ -102,9 +94,7 @@ class VideoResultsWriter:
         self.rows, self.views = [], {}
 
     def iteration_completed(self, engine: Engine) -> None:
-        outputs = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
-        batches = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
-        for output, item in zip(outputs, batches):
+        for output, item in processed_items(engine):
             self.rows.append(self.write_video(output["pred"], item))
 
     def _unique_name(self, source: str) -> str:
@@ -119,18 +109,13 @@ class VideoResultsWriter:
     def write_video(self, pred: torch.Tensor, item: dict) -> dict:
         """Write one video's files; returns its ``predictions.csv`` row."""
         video = item[self.image_key]
-        meta = getattr(video, "meta", {}) or {}
-        source = str(meta.get("filename_or_obj", "video"))
-        spacing = tuple(float(s) for s in meta.get("spacing_mm", (math.nan, math.nan)))
-        fps = float(meta.get("fps", math.nan))
-        classes = pred.detach().cpu().numpy()
-        classes = (classes[0] if classes.ndim == 4 else classes).astype(np.uint8)  # H x W x T
-        frames = np.asarray(video.detach().cpu().numpy() if isinstance(video, torch.Tensor) else video)
-        frames = frames[0] if frames.ndim == 4 else frames
+        source, spacing, fps = video_meta(video)
+        classes = as_volume(pred).astype(np.uint8)  # H x W x T
+        frames = as_volume(video)
         if classes.shape != frames.shape:
             raise ValueError(f"{source}: prediction {classes.shape} does not match the video {frames.shape}.")
         name = self._unique_name(source)
-        figures = clinical_figures(classes, spacing, fps, _item_value(item, "ed_frame"), _item_value(item, "es_frame"))
+        figures = clinical_figures(classes, spacing, fps, frame_index(item, "ed_frame"), frame_index(item, "es_frame"))
 
         mask = classes if self.save_all_classes else (classes == LV_CLASS).astype(np.uint8)
         write_volume(self.output_dir / f"{name}_mask.nii.gz", mask, spacing, fps)
@@ -153,7 +138,7 @@ class VideoResultsWriter:
         return self._row(name, source, classes.shape[-1], fps, spacing, figures)
 
     def _remember_view(self, item: dict, classes: np.ndarray, spacing, figures: ClinicalFigures) -> None:
-        patient, view = _item_value(item, "patient"), _item_value(item, "view")
+        patient, view = item_value(item, "patient"), item_value(item, "view")
         if patient and view and figures.ed_frame is not None and figures.es_frame is not None:
             ed_mask = classes[..., figures.ed_frame] == LV_CLASS
             es_mask = classes[..., figures.es_frame] == LV_CLASS
