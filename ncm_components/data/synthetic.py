@@ -1,21 +1,28 @@
-"""Synthetic apical-view echocardiography videos with ground truth on every frame: the built-in data.
+"""Synthetic apical echocardiography videos with ground truth on every frame: the built-in data.
 
-Each video is drawn from a seed: a sector (fan) image of an LV cavity, its myocardium and the left atrium that
-contract and relax over cardiac cycles with a chosen ejection fraction and heart rate, rendered with Rayleigh
-speckle (partly persistent between frames), depth attenuation, lateral-wall dropout, apical clutter, random pose,
-gain and heart size. The cavity is a half ellipse whose long axis L and radius R shorten so that L R^2 falls by the
-requested EF between end-diastole (ED) and end-systole (ES); ED and ES fall exactly on frames.
+Each video is drawn from a seed: an apical 4- or 2-chamber heart (:mod:`.anatomy`: every chamber of the view, septum,
+valves opening and closing, papillary muscles, trabeculations, pericardium) beating with a chosen ejection fraction
+(EF, 15-80 %) and heart rate, imaged by a simulated phased-array scanner (:mod:`.ultrasound`: tissue-fixed
+scatterers, a depth-dependent point spread function, attenuation and time-gain, log compression, sector scan
+conversion, wall dropout, near-field clutter, reverberation, shadows and poor acoustic windows). Size, pose, depth,
+sector width, echogenicities and image quality are randomised widely. No real image is used. The label is the LV
+cavity of the same anatomy, so ED and ES fall exactly on frames and the masks' EF matches the requested one.
 
 CLI: ``python -m ncm_components.data.synthetic --out DIR --num-videos 100`` writes NIfTI videos, full ground truth,
-training labels with only ED and ES annotated (255 elsewhere) and a datalist with EF/EDV/ESV, ED/ES and spacing.
+training labels with only ED and ES annotated (255 elsewhere) and a datalist with EF/EDV/ESV, ED/ES, view and
+spacing. ``--stats`` prints the grey-level and geometry statistics of generated ED/ES frames next to those of real
+echo (see :mod:`.image_stats`).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +32,11 @@ import numpy as np
 from ..metrics.clinical import ejection_fraction, volume_single_plane
 from ..transforms.io import write_volume
 from ..transforms.labels import IGNORE_INDEX, sparse_label
+from .anatomy import HeartFrame, cardiac_cycle, heart_frame, sample_heart
 from .datalist import write_datalist
+from .image_stats import ECHONET_REFERENCE, datalist_statistics, format_table, frame_statistics, summarise
+from .image_stats import within_tolerance
+from .ultrasound import BModeSimulator, SectorScan, sample_scanner
 
 __all__ = ["SyntheticEcho", "generate_echo", "generate_dataset"]
 
@@ -47,35 +58,13 @@ class SyntheticEcho:
     fps: float
     heart_rate: float
     seed: int
+    view: str = "4CH"
+    quality: float = 1.0
 
     @property
     def lv_masks(self) -> np.ndarray:
         """(H, W, T) uint8, 1 on the LV cavity."""
         return (self.labels == LV).astype(np.uint8)
-
-
-def _cardiac_contraction(num_frames: int, ed_frame: int, cycle: int, systole: int) -> np.ndarray:
-    """Contraction c(t) in [0, 1] per frame: 0 at every ED, 1 at every ES, cosine-shaped in between."""
-    phase = (np.arange(num_frames) - ed_frame) % cycle
-    contraction = np.where(
-        phase <= systole,
-        0.5 * (1 - np.cos(np.pi * phase / systole)),
-        0.5 * (1 + np.cos(np.pi * (phase - systole) / (cycle - systole))),
-    )
-    return contraction
-
-
-def _half_ellipse(apex: np.ndarray, length: float, radius: float, points: int = 48) -> np.ndarray:
-    """Outline (N, 2) as (y, x) of a half ellipse: apex at ``apex``, axis pointing down (+y), flat base at +length."""
-    angles = np.linspace(0, np.pi, points)
-    ys = apex[0] + length * (1 - np.sin(angles))
-    xs = apex[1] + radius * np.cos(angles)
-    return np.stack([ys, xs], axis=1)
-
-
-def _ellipse(centre: np.ndarray, radii: tuple[float, float], points: int = 48) -> np.ndarray:
-    angles = np.linspace(0, 2 * np.pi, points, endpoint=False)
-    return np.stack([centre[0] + radii[0] * np.sin(angles), centre[1] + radii[1] * np.cos(angles)], axis=1)
 
 
 def _fill(shape: tuple[int, int], outline_yx: np.ndarray) -> np.ndarray:
@@ -88,9 +77,24 @@ def _fill(shape: tuple[int, int], outline_yx: np.ndarray) -> np.ndarray:
     return coverage >= 0.5
 
 
-def _pose(points: np.ndarray, pivot: np.ndarray, angle: float, scale: float, shift: np.ndarray) -> np.ndarray:
-    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    return (points - pivot) @ rotation.T * scale + pivot + shift
+def _label_frame(frame: HeartFrame, size: int, spacing: float, sector: np.ndarray) -> np.ndarray:
+    """(size, size) uint8 classes of one instant: LV cavity, LV myocardium, left atrium; only inside the sector."""
+
+    def pixels(outline: np.ndarray) -> np.ndarray:  # x, z in mm -> (row, column), pixel centres at integers
+        return np.stack([outline[:, 1] / spacing - 0.5, outline[:, 0] / spacing + size / 2 - 0.5], axis=1)
+
+    labels = np.zeros((size, size), np.uint8)
+    labels[_fill(labels.shape, pixels(frame.left_atrium))] = LEFT_ATRIUM
+    labels[_fill(labels.shape, pixels(frame.lv_epicardium))] = MYOCARDIUM
+    labels[_fill(labels.shape, pixels(frame.lv_cavity))] = LV
+    labels[~sector] = 0
+    return labels
+
+
+def _sector_mask(scan: SectorScan, size: int, spacing: float) -> np.ndarray:
+    """Pixels whose centre lies inside the scanned sector."""
+    beam, sample = scan.conversion_maps(size, spacing)
+    return (beam >= -0.5) & (beam <= scan.beams - 0.5) & (sample <= scan.samples - 0.5)
 
 
 def generate_echo(
@@ -100,101 +104,55 @@ def generate_echo(
     heart_rate: float | None = None,
     fps: float = 50.0,
     num_frames: int | None = None,
+    view: str | None = None,
+    quality: float | None = None,
 ) -> SyntheticEcho:
     """Generate one apical-view echo video, deterministic in ``seed``.
 
     Args:
         seed: random seed; the same seed gives the same video.
         size: H = W in pixels.
-        ef: ejection fraction in percent (20-75); random when None.
-        heart_rate: beats per minute; random (55-100) when None.
+        ef: ejection fraction in percent (5-90); random in 15-80 when None.
+        heart_rate: beats per minute; random (50-110) when None.
         fps: frame rate.
         num_frames: frames; default one cycle after the first ED plus a few frames.
+        view: ``"4CH"`` or ``"2CH"``; random when None.
+        quality: acoustic window from 0 (poor) to 1 (good); random when None.
     """
     rng = np.random.default_rng(seed)
-    ef = float(rng.uniform(20, 75)) if ef is None else float(ef)
+    ef = float(rng.uniform(15, 80)) if ef is None else float(ef)
     if not 5 <= ef <= 90:
         raise ValueError(f"ef must be a percentage in [5, 90], got {ef}.")
-    heart_rate = float(rng.uniform(55, 100)) if heart_rate is None else float(heart_rate)
+    if view not in (None, "4CH", "2CH"):
+        raise ValueError(f"view must be '4CH', '2CH' or None, got {view!r}.")
+    heart_rate = float(rng.uniform(50, 110)) if heart_rate is None else float(heart_rate)
     cycle = max(8, int(round(60.0 / heart_rate * fps)))
-    systole = max(3, int(round(0.36 * cycle)))
+    systole = int(np.clip(round(float(rng.uniform(0.26, 0.34)) * fps), 3, cycle // 2))
     ed_frame = int(rng.integers(1, max(2, cycle // 4)))
     num_frames = num_frames or ed_frame + cycle + int(rng.integers(1, 4))
     es_frame = ed_frame + systole
     if es_frame >= num_frames:
         raise ValueError(f"num_frames={num_frames} is too short for ED at {ed_frame} and ES at {es_frame}.")
-    contraction = _cardiac_contraction(num_frames, ed_frame, cycle, systole)
+    contraction, mitral, tricuspid = cardiac_cycle(num_frames, ed_frame, cycle, systole, rng)
 
-    # ED geometry in pixels, then shortening split: (1-s_long)(1-s_rad)^2 = 1 - EF
-    depth_mm = float(rng.uniform(140, 170))
-    spacing = depth_mm / size
-    heart_scale = float(rng.uniform(0.85, 1.15))
-    length_ed = 0.50 * size * heart_scale
-    radius_ed = length_ed * float(rng.uniform(0.30, 0.38))
-    remaining = 1.0 - ef / 100.0
-    long_keep, radial_keep = remaining**0.2, remaining**0.4
-    wall_ed = 0.075 * size * heart_scale
-    apex = np.array([0.16 * size, 0.5 * size])
-    angle = math.radians(float(rng.uniform(-12, 12)))
-    shift = rng.uniform(-0.05, 0.05, size=2) * size
-    fan_apex = np.array([0.0, 0.5 * size])
-    la_radii_ed = (0.16 * size * heart_scale, 0.22 * size * heart_scale)
-
-    shape = (size, size)
-    labels = np.zeros((size, size, num_frames), np.uint8)
-    for t, c in enumerate(contraction):
-        length = length_ed * (1 - (1 - long_keep) * c)
-        radius = radius_ed * (1 - (1 - radial_keep) * c)
-        wall = wall_ed * (1 + 0.45 * c)
-        base_y = apex[0] + length
-        cavity = _half_ellipse(apex, length, radius)
-        outer = _half_ellipse(apex - np.array([wall, 0]), length + wall, radius + wall)
-        la_radii = (la_radii_ed[0] * (1 + 0.15 * c), la_radii_ed[1] * (1 + 0.1 * c))
-        atrium = _ellipse(np.array([base_y + 0.07 * size + la_radii[0], apex[1]]), la_radii)  # gap: mitral valve
-        frame = np.zeros(shape, np.uint8)
-        frame[_fill(shape, _pose(atrium, apex, angle, 1.0, shift))] = LEFT_ATRIUM
-        frame[_fill(shape, _pose(outer, apex, angle, 1.0, shift))] = MYOCARDIUM
-        frame[_fill(shape, _pose(cavity, apex, angle, 1.0, shift))] = LV
-        labels[..., t] = frame
-
-    video = _render(labels, rng, fan_apex, angle)
-    return SyntheticEcho(video, labels, ed_frame, es_frame, ef, (spacing, spacing), fps, heart_rate, seed)
-
-
-def _render(labels: np.ndarray, rng: np.random.Generator, fan_apex: np.ndarray, angle: float) -> np.ndarray:
-    """B-mode-like rendering of a label video: echogenicity, speckle, attenuation, dropout, clutter, gain, fan."""
-    size, _, num_frames = labels.shape
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    depth = np.hypot(yy - fan_apex[0], xx - fan_apex[1]) / size
-    beam_angle = np.arctan2(xx - fan_apex[1], yy - fan_apex[0])
-    half_angle = math.radians(float(rng.uniform(34, 40)))
-    fan = (depth < 0.98) & (np.abs(beam_angle) < half_angle)
-
-    tissue = 0.30 + 0.15 * cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), size / 14)
-    echogenicity = np.array([0.0, 0.05, float(rng.uniform(0.7, 0.95)), 0.05], np.float32)
-    attenuation = np.exp(-float(rng.uniform(0.4, 1.4)) * depth)
-    side = 1.0 if rng.random() < 0.5 else -1.0
-    dropout_strength = float(rng.uniform(0.0, 0.8))
-    lateral = np.clip(side * (beam_angle - angle) / half_angle, 0, 1) ** 2
-    dropout = 1.0 - dropout_strength * lateral * (depth > 0.25)
-    clutter_level = float(rng.uniform(0.0, 0.35))
-    clutter_map = clutter_level * np.exp(-(((depth - 0.2) / 0.12) ** 2))
-    gain = float(rng.uniform(0.75, 1.3))
-    persistent = rng.standard_normal((2, size, size)).astype(np.float32)
+    heart = sample_heart(rng, ef, view)
+    settings = sample_scanner(rng, quality)
+    depth = float(rng.uniform(135, 175))
+    spacing = depth * float(rng.uniform(1.0, 1.05)) / size
+    scan = SectorScan(depth, math.radians(float(rng.uniform(30, 40))), int(round(2.3 * size)), int(round(1.15 * size)))
+    simulator = BModeSimulator(heart, scan, settings, size, spacing, rng)
+    sector = _sector_mask(scan, size, spacing)
 
     video = np.zeros((size, size, num_frames), np.uint8)
+    labels = np.zeros((size, size, num_frames), np.uint8)
     for t in range(num_frames):
-        classes = labels[..., t]
-        base = np.where(classes == 0, tissue, echogenicity[classes])
-        base = cv2.GaussianBlur(base.astype(np.float32), (0, 0), 0.8)
-        fresh = rng.standard_normal((2, size, size)).astype(np.float32)
-        complex_field = 0.8 * persistent + 0.6 * fresh  # speckle decorrelates slowly between frames
-        speckle = np.hypot(complex_field[0], complex_field[1]) / 1.25  # Rayleigh, mean about 1
-        speckle = cv2.GaussianBlur(speckle, (0, 0), 0.6)
-        clutter = clutter_map * np.abs(cv2.GaussianBlur(fresh[0], (0, 0), 2.0))
-        intensity = (base * speckle + clutter) * attenuation * dropout * gain
-        video[..., t] = np.clip(255.0 * np.sqrt(np.clip(intensity, 0, None)) * fan, 0, 255).astype(np.uint8)
-    return video
+        sway = (t - ed_frame) / cycle
+        frame = heart_frame(heart, float(contraction[t]), float(mitral[t]), float(tricuspid[t]), sway)
+        video[..., t] = np.clip(np.round(simulator.frame(frame, float(contraction[t]), sway)), 0, 255)
+        labels[..., t] = _label_frame(frame, size, spacing, sector)
+    return SyntheticEcho(
+        video, labels, ed_frame, es_frame, ef, (spacing, spacing), fps, heart_rate, seed, heart.view, settings.quality
+    )
 
 
 def _item_for(echo: SyntheticEcho, name: str, all_classes: bool) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -215,9 +173,22 @@ def _item_for(echo: SyntheticEcho, name: str, all_classes: bool) -> tuple[dict, 
         "spacing": [round(s, 6) for s in echo.spacing],
         "fps": echo.fps,
         "heart_rate": round(echo.heart_rate, 2),
+        "view": echo.view,
+        "quality": round(echo.quality, 3),
         "seed": echo.seed,
     }
     return item, full, sparse_label(full, [echo.ed_frame, echo.es_frame])
+
+
+def _write_video(out_dir: Path, seed: int, name: str, size: int, all_classes: bool) -> dict:
+    """Generate one video and write its video, sparse label and full label; returns its datalist item."""
+    cv2.setNumThreads(1)  # one video per process: the processes share the cores
+    echo = generate_echo(seed, size=size)
+    item, full, sparse = _item_for(echo, name, all_classes)
+    write_volume(out_dir / item["image"], echo.video, echo.spacing, echo.fps)
+    write_volume(out_dir / item["label"], sparse, echo.spacing, echo.fps)
+    write_volume(out_dir / item["label_full"], full, echo.spacing, echo.fps)
+    return item
 
 
 def generate_dataset(
@@ -228,27 +199,28 @@ def generate_dataset(
     size: int = 112,
     seed: int = 0,
     all_classes: bool = False,
+    workers: int = 1,
 ) -> Path:
     """Write a synthetic dataset (NIfTI videos, sparse and full labels) and its ``datalist.json``; returns its path.
 
     Video ``i`` of the whole set uses seed ``seed * 100003 + i``, so sets of different sizes share their first
-    videos. Existing files are overwritten atomically; the datalist is written last.
+    videos, whatever the number of ``workers`` (processes). Existing files are overwritten atomically; the datalist
+    is written last.
     """
+    counts = {"training": num_train, "validation": num_val, "test": num_test}
+    if any(n < 0 for n in counts.values()) or sum(counts.values()) < 1:
+        raise ValueError(f"video counts must be >= 0 and at least one video in all, got {counts}.")
     out_dir = Path(out_dir)
-    splits = {"training": num_train, "validation": num_val, "test": num_test}
+    jobs = [(out_dir, seed * 100003 + i, f"synthetic_{i:04d}", size, all_classes) for i in range(sum(counts.values()))]
+    if workers > 1:
+        context = multiprocessing.get_context("spawn")  # no fork of a parent's thread pools
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            items = list(pool.map(_write_video, *zip(*jobs)))
+    else:
+        items = [_write_video(*job) for job in jobs]
     datalist: dict[str, list] = {}
-    index = 0
-    for split, count in splits.items():
-        datalist[split] = []
-        for _ in range(count):
-            echo = generate_echo(seed * 100003 + index, size=size)
-            name = f"synthetic_{index:04d}"
-            item, full, sparse = _item_for(echo, name, all_classes)
-            write_volume(out_dir / item["image"], echo.video, echo.spacing, echo.fps)
-            write_volume(out_dir / item["label"], sparse, echo.spacing, echo.fps)
-            write_volume(out_dir / item["label_full"], full, echo.spacing, echo.fps)
-            datalist[split].append(item)
-            index += 1
+    for split, count in counts.items():
+        datalist[split], items = items[:count], items[count:]
     metadata = {
         "source": "ncm_components.data.synthetic",
         "size": size,
@@ -263,14 +235,49 @@ def generate_dataset(
     return write_datalist(out_dir / "datalist.json", datalist, metadata)
 
 
+def simulation_statistics(num_videos: int = 40, size: int = 112, seed: int = 0) -> dict:
+    """:func:`~.image_stats.summarise` of the ED and ES frames of ``num_videos`` generated videos."""
+    frames = []
+    for i in range(num_videos):
+        echo = generate_echo(seed * 100003 + i, size=size)
+        frames += [frame_statistics(echo.video[..., t], echo.lv_masks[..., t]) for t in (echo.ed_frame, echo.es_frame)]
+    return summarise(frames)
+
+
+def print_statistics(num_videos: int, size: int, seed: int, real_datalists: list[str]) -> bool:
+    """Print the simulation's statistics next to real echo; True when every grey-level median is within +-50 %."""
+    columns = {f"simulation ({num_videos} videos)": simulation_statistics(num_videos, size, seed)}
+    columns["EchoNet-Dynamic (real)"] = ECHONET_REFERENCE
+    for path in real_datalists:
+        columns[f"{Path(path).parent.name} (real)"] = datalist_statistics(path)
+    print(format_table(columns))
+    checks = within_tolerance(next(iter(columns.values())))
+    print("grey-level medians within +-50 % of EchoNet-Dynamic: " + ", ".join(f"{k} {v}" for k, v in checks.items()))
+    return all(checks.values())
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate synthetic apical echo videos with full ground truth.")
-    parser.add_argument("--out", required=True, help="output folder (videos/, labels/, labels_full/, datalist.json)")
-    parser.add_argument("--num-videos", type=int, default=100, help="total videos, split 80/10/10 %%")
-    parser.add_argument("--size", type=int, default=112, help="frame height and width in pixels")
+    parser.add_argument("--out", help="output folder (videos/, labels/, labels_full/, datalist.json)")
+    parser.add_argument("--num-videos", type=_positive, default=100, help="total videos, split 80/10/10 %%")
+    parser.add_argument("--size", type=_positive, default=112, help="frame height and width in pixels")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--classes", choices=["lv", "all"], default="lv", help="LV only, or LV/myocardium/atrium")
+    parser.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1), help="processes")
+    parser.add_argument("--stats", action="store_true", help="print grey-level statistics next to real echo")
+    parser.add_argument("--real", nargs="*", default=[], help="with --stats: datalists of real data to measure too")
     args = parser.parse_args(argv)
+    if args.stats:
+        return 0 if print_statistics(args.num_videos, args.size, args.seed, args.real) else 1
+    if not args.out:
+        parser.error("--out is required (or --stats)")
     num_val = num_test = max(1, args.num_videos // 10) if args.num_videos >= 3 else 0
     start = time.perf_counter()
     path = generate_dataset(
@@ -281,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         size=args.size,
         seed=args.seed,
         all_classes=args.classes == "all",
+        workers=args.workers,
     )
     print(f"wrote {args.num_videos} videos and {path} in {time.perf_counter() - start:.1f} s")
     return 0
