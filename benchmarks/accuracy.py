@@ -168,7 +168,9 @@ def main(argv: list[str] | None = None) -> None:
         print(table(noisy))
         return
     if not args.dataset_dir and not (data_dir / "datalist.json").is_file():
-        generate_dataset(data_dir, num_train=args.num_train, num_val=20, num_test=args.num_test, size=112, seed=2024)
+        generate_dataset(
+            data_dir, num_train=args.num_train, num_val=20, num_test=args.num_test, size=112, seed=2024, workers=2
+        )
     done = {(row["model"], row["seed"]) for row in rows}
     for seed in args.seeds:
         for name in args.models:

@@ -3,7 +3,9 @@
 NCM-Net variants are ``ncmnet_small``/``NCMNet`` with ablation flags; the baselines are the two approaches a team
 would otherwise use: MONAI ``UNet`` applied frame by frame and trained on the ED/ES frames (EchoNet-Dynamic's
 approach), and MONAI ``UNet`` with ``spatial_dims=3`` on the whole clip (SimLVSeg-3D's approach), strided in space
-only so that a 10-frame clip keeps its frames. ``train_overrides`` are extra bundle overrides for one model: the 3D
+only so that a 10-frame clip keeps its frames. The baselines train as those approaches do, on the annotated frames
+alone: no cross-frame boundary term and no unlabelled-frame objective (NCM-Net's recipe; its ablations show what each
+part brings). ``train_overrides`` are extra bundle overrides for one model: the 3D
 UNet trains on windows of consecutive frames holding ED or ES at a random position (as SimLVSeg does); on the
 ED -> ES clips of the other models, whose labelled frames always sit at the clip's two ends, it learned to segment
 only there (Dice 0.29 on all frames in our first run).
@@ -32,9 +34,15 @@ BENCHMARK_MODELS: dict[str, dict] = {
     "small w/o NCM": {"network_def": {**_SMALL, "use_ncm": False}, "boundary_weight": 0.1},
     "small w/o UMA": {"network_def": {**_SMALL, "use_uma": False}, "boundary_weight": 0.1},
     "small w/o boundary loss": {"network_def": _SMALL, "boundary_weight": 0.0},
+    "small w/o unlabelled objective": {
+        "network_def": _SMALL,
+        "boundary_weight": 0.1,
+        "train_overrides": {"unlabelled_weight": 0.0},
+    },
     "UNet 2D per frame (EchoNet)": {
         "network_def": {"_target_": "ncm_components.networks.nets.FrameWise", "net": _UNET_2D},
         "boundary_weight": 0.0,
+        "train_overrides": {"unlabelled_weight": 0.0},
     },
     "UNet 3D on the clip (SimLVSeg-3D)": {
         "network_def": {
@@ -44,7 +52,7 @@ BENCHMARK_MODELS: dict[str, dict] = {
             "strides": [[2, 2, 1], [2, 2, 1], [2, 2, 1]],
         },
         "boundary_weight": 0.0,
-        "train_overrides": {"train#random_transforms#0#mode": "window"},
+        "train_overrides": {"train#random_transforms#0#mode": "window", "unlabelled_weight": 0.0},
     },
 }
 

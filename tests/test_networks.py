@@ -78,40 +78,61 @@ def test_bad_input_names_expected_shape(shape, message):
     assert "(B, 1, H, W, T)" in str(err.value)
 
 
-def naive_local_correlation(block: NeighborhoodCorrelationMining, x: torch.Tensor, frames: int) -> torch.Tensor:
-    """Per-pixel reference of the NCM local branch (one head): softmax over valid space-time neighbours only."""
+def naive_correlation(block: NeighborhoodCorrelationMining, x: torch.Tensor, frames: int, context=None):
+    """Per-pixel reference of NCM (one head): one softmax over the valid space-time neighbours and, with a context,
+    the coarser level's window around (y // 2, x // 2), each with its relative position bias."""
     q, k, v = torch.split(block.to_qkv(x), [block.key_channels, block.key_channels, block.value_channels], dim=1)
+    if context is not None:
+        kc, vc = torch.split(block.context_to_kv(context), [block.key_channels, block.value_channels], dim=1)
     bt, _, h, w = x.shape
-    r, p = block.temporal_radius, block.window_size // 2
+    r, p, pc = block.temporal_radius, block.window_size // 2, block.context_window // 2
+    scale = block.key_channels**-0.5
     out = torch.zeros(bt, block.value_channels, h, w)
     for i, t, y, xx in itertools.product(range(bt // frames), range(frames), range(h), range(w)):
-        query = q[i * frames + t, :, y, xx]
-        keys, values = [], []
+        n = i * frames + t
+        logits, values = [], []
         for dt, dy, dx in itertools.product(range(-r, r + 1), range(-p, p + 1), range(-p, p + 1)):
             tt, yy, xs = t + dt, y + dy, xx + dx
             if 0 <= tt < frames and 0 <= yy < h and 0 <= xs < w:
-                keys.append(k[i * frames + tt, :, yy, xs])
+                bias = block.temporal_bias[0, dt + r] + block.spatial_bias[0, (dy + p) * block.window_size + dx + p]
+                logits.append(k[i * frames + tt, :, yy, xs] @ q[n, :, y, xx] * scale + bias)
                 values.append(v[i * frames + tt, :, yy, xs])
-        weights = torch.softmax(torch.stack(keys) @ query * block.key_channels**-0.5, dim=0)
-        out[i * frames + t, :, y, xx] = weights @ torch.stack(values)
+        if context is not None:
+            for dy, dx in itertools.product(range(-pc, pc + 1), range(-pc, pc + 1)):
+                yy, xs = y // 2 + dy, xx // 2 + dx
+                if 0 <= yy < context.shape[2] and 0 <= xs < context.shape[3]:
+                    bias = block.context_bias[0, (dy + pc) * block.context_window + dx + pc]
+                    logits.append(kc[n, :, yy, xs] @ q[n, :, y, xx] * scale + bias)
+                    values.append(vc[n, :, yy, xs])
+        out[n, :, y, xx] = torch.softmax(torch.stack(logits), dim=0) @ torch.stack(values)
     return out
 
 
-@pytest.mark.parametrize("window,radius", [(3, 1), (5, 0), (1, 2)])
-def test_ncm_local_correlation_matches_per_pixel_reference(window, radius):
-    block = NeighborhoodCorrelationMining(8, window_size=window, temporal_radius=radius).eval()
-    frames = 3
-    x = torch.randn(2 * frames, 8, 5, 6)
-    q, k, v = torch.split(block.to_qkv(x), [block.key_channels, block.key_channels, block.value_channels], dim=1)
+def _randomise_biases(block: NeighborhoodCorrelationMining) -> None:
     with torch.no_grad():
-        fast = block._local_correlation(q.float(), k.float(), v, 2, frames, 1, block.key_channels, block.value_channels)
-        assert torch.allclose(fast, naive_local_correlation(block, x, frames), atol=1e-5)
+        for name, parameter in block.named_parameters():
+            if name.endswith("bias") and parameter.dim() == 2:
+                parameter.normal_()
+
+
+@pytest.mark.parametrize("window,radius,with_context", [(3, 1, True), (5, 0, True), (1, 2, False), (3, 1, False)])
+def test_ncm_matches_per_pixel_reference(window, radius, with_context):
+    block = NeighborhoodCorrelationMining(8, context_channels=6, window_size=window, temporal_radius=radius).eval()
+    _randomise_biases(block)
+    frames = 3
+    x = torch.randn(2 * frames, 8, 6, 6)
+    context = torch.randn(2 * frames, 6, 3, 3) if with_context else None
+    with torch.no_grad():
+        fast = block.correlate(x, frames, context)
+        assert torch.allclose(fast, naive_correlation(block, x, frames, context), atol=1e-5)
 
 
 @pytest.mark.parametrize("frames", [1, 2, 5])
 def test_ncm_repeated_frame_equals_single_frame(frames):
-    """Documented behaviour: out-of-clip neighbours are masked, so T copies of a frame give that frame's output."""
+    """Documented behaviour of the space-time branch: out-of-clip neighbours are masked and the position bias
+    factorises into space and time, so T copies of a frame give that frame's output."""
     block = NeighborhoodCorrelationMining(16, num_heads=2).eval()
+    _randomise_biases(block)
     frame = torch.randn(1, 16, 8, 8)
     with torch.no_grad():
         single = block(frame, 1)
@@ -120,32 +141,67 @@ def test_ncm_repeated_frame_equals_single_frame(frames):
         assert torch.allclose(repeated[t], single[0], atol=1e-5)
 
 
-def test_ncm_uses_temporal_neighbours():
-    block = NeighborhoodCorrelationMining(16).eval()
-    clip = torch.randn(3, 16, 8, 8)
+def test_ncm_uses_temporal_neighbours_and_the_coarser_level():
+    block = NeighborhoodCorrelationMining(16, context_channels=8).eval()
+    clip, context = torch.randn(3, 16, 8, 8), torch.randn(3, 8, 4, 4)
     changed = clip.clone()
     changed[2] = torch.randn(16, 8, 8)
     with torch.no_grad():
-        assert not torch.allclose(block(clip, 3)[1], block(changed, 3)[1])  # frame 1 sees frame 2
-        no_time = NeighborhoodCorrelationMining(16, temporal_radius=0).eval()
-        no_time.load_state_dict(block.state_dict())
-        assert torch.allclose(no_time(clip, 3)[1], no_time(changed, 3)[1])  # r = 0: frames are independent
+        assert not torch.allclose(block(clip, 3, context)[1], block(changed, 3, context)[1])  # frame 1 sees frame 2
+        assert not torch.allclose(block(clip, 3, context)[1], block(clip, 3, torch.randn(3, 8, 4, 4))[1])
+        assert block(clip, 3).shape == clip.shape  # the cross-scale branch is optional
+        no_time = NeighborhoodCorrelationMining(16, context_channels=8, temporal_radius=0).eval()
+        no_time.load_state_dict({k: v for k, v in block.state_dict().items() if k != "temporal_bias"}, strict=False)
+        assert torch.allclose(no_time(clip, 3, context)[1], no_time(changed, 3, context)[1])  # r = 0: independent
+
+
+def test_ncm_sits_where_speckle_lives():
+    net = ncmnet_small()
+    assert net.ncm_levels == (0, 1)  # 1/2 and 1/4 of the input
+    assert all(block.context_channels == net.channels[int(level) + 1] for level, block in net.ncm.items())
+
+
+def _uma_inputs():
+    torch.manual_seed(0)
+    features = torch.randn(4, 8, 12, 10)
+    logits = torch.randn(4, 3, 12, 10) * 3
+    return features, logits
 
 
 @pytest.mark.parametrize("rule", ["max_prob", "margin", "entropy"])
-@pytest.mark.parametrize("ratio", [0.05, 0.3, 1.0])
-def test_uma_leaves_reliable_pixels_bit_identical(rule, ratio):
-    uma = UnreliableMaskedAttention(8, num_classes=3, unreliable_ratio=ratio, num_heads=2, reliability=rule).eval()
-    features, logits = torch.randn(4, 8, 12, 10), torch.randn(4, 3, 12, 10) * 3
+@pytest.mark.parametrize("threshold,max_ratio", [(0.0, 0.05), (0.1, 0.3), (0.3, 1.0)])
+def test_uma_leaves_reliable_pixels_bit_identical(rule, threshold, max_ratio):
+    uma = UnreliableMaskedAttention(8, 3, threshold=threshold, max_ratio=max_ratio, num_heads=2, reliability=rule)
+    features, logits = _uma_inputs()
     with torch.no_grad():
-        out = uma(features, logits)
-    k = uma.num_tokens(12, 10)
-    refined = torch.zeros(4, 120, dtype=torch.bool)
-    refined.scatter_(1, unreliability_score(logits, rule).topk(k, dim=1).indices, True)
+        out = uma.eval()(features, logits)
+    refined = uma.refined_mask(logits)  # N x HW
+    score = unreliability_score(logits, rule)
+    assert bool((score[refined] > threshold).all())  # only unreliable pixels ...
+    assert int(refined.sum(dim=1).max()) <= uma.num_tokens(12, 10)  # ... at most the cap per frame
     refined = refined.reshape(4, 1, 12, 10).expand_as(features)
     assert torch.equal(out[~refined], features[~refined])
     assert not torch.allclose(out[refined], features[refined])
-    assert int(refined[:, 0].sum()) == 4 * k
+
+
+def test_uma_refines_nothing_when_the_coarse_prediction_is_sure():
+    uma = UnreliableMaskedAttention(8, 2, threshold=0.1).eval()
+    features = torch.randn(2, 8, 6, 6)
+    confident = torch.stack([torch.full((2, 6, 6), 8.0), torch.full((2, 6, 6), -8.0)], dim=1)
+    with torch.no_grad():
+        assert torch.equal(uma(features, confident), features)
+
+
+def test_uma_context_includes_reliable_pixels():
+    uma = UnreliableMaskedAttention(8, 3, threshold=0.0, max_ratio=0.1).eval()
+    features, logits = _uma_inputs()
+    refined = uma.refined_mask(logits).reshape(4, 12, 10)
+    reliable = (~refined[0]).nonzero()[0]  # a pixel UMA does not refine
+    changed = features.clone()
+    changed[0, :, reliable[0], reliable[1]] += 10.0 * torch.randn(8)  # not a constant: LayerNorm removes those
+    with torch.no_grad():
+        before, after = uma(features, logits), uma(changed, logits)
+    assert not torch.allclose(before[0][:, refined[0]], after[0][:, refined[0]])
 
 
 def test_unreliability_rules_rank_confident_pixels_last():

@@ -1,6 +1,7 @@
-"""Ignite/MONAI handlers MONAI lacks: atomic checkpoints and resume, NaN stop, weights loading, video results."""
+"""Ignite/MONAI handlers MONAI lacks: atomic checkpoints and resume, NaN stop, mean teacher, weights, video results."""
 
 from .checkpoint import AtomicCheckpointSaver, ModelWeightsLoader, ResumeFromLatestCheckpoint, latest_checkpoint
+from .mean_teacher import MeanTeacher
 from .nan_guard import NaNLossGuard
 from .video_metrics import VideoMetricsSaver
 from .video_writer import VideoResultsWriter, check_output_dir
@@ -10,6 +11,7 @@ __all__ = [
     "ModelWeightsLoader",
     "ResumeFromLatestCheckpoint",
     "latest_checkpoint",
+    "MeanTeacher",
     "NaNLossGuard",
     "VideoMetricsSaver",
     "VideoResultsWriter",

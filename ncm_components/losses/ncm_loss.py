@@ -21,6 +21,7 @@ class NCMNetLoss(_Loss):
         deep_supervision_weights: weight of each output level, final first (the coarse head second); levels beyond
             the list are ignored.
         boundary_weight: weight of the cross-frame boundary term on the final logits (0 disables it).
+        boundary_tolerance: boundary motion in pixels between consecutive frames that the boundary term allows.
         boundary_kernel_size: window of the soft boundary maps.
         include_background: include class 0 in the Dice term.
         lambda_dice: weight of the Dice term.
@@ -36,6 +37,7 @@ class NCMNetLoss(_Loss):
         self,
         deep_supervision_weights: Sequence[float] = (1.0, 0.5),
         boundary_weight: float = 0.1,
+        boundary_tolerance: int = 2,
         boundary_kernel_size: int = 3,
         include_background: bool = True,
         lambda_dice: float = 1.0,
@@ -53,7 +55,7 @@ class NCMNetLoss(_Loss):
             lambda_ce=lambda_ce,
             ignore_index=ignore_index,
         )
-        self.boundary = CrossFrameBoundaryLoss(kernel_size=boundary_kernel_size)
+        self.boundary = CrossFrameBoundaryLoss(tolerance=boundary_tolerance, kernel_size=boundary_kernel_size)
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         levels = list(output.unbind(dim=1)) if output.dim() == 6 else [output]

@@ -1,8 +1,9 @@
 """Unreliable-pixels masked attention (UMA), the boundary-refinement block of NCM-Net.
 
 Deng & Wu, IEEE TMI 2025 (doi:10.1109/TMI.2025.3588157): attention restricted to the pixels the coarse prediction is
-least sure about, reliable pixels masked out. The reliability rules, the fixed token budget (``unreliable_ratio``)
-and the token embedding below are our choices (see ``docs/design.md``).
+unsure of, reliable pixels masked out. The reliability rules, the threshold with its token cap, and the context the
+unreliable pixels attend to (a pooled grid of the whole frame and reliability-weighted class prototypes, both made of
+reliable pixels as well) are our choices (see ``docs/design.md``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def unreliability_score(logits: torch.Tensor, rule: str = "max_prob") -> torch.T
     Args:
         logits: (N, K, H, W) class logits.
         rule: ``"max_prob"`` (1 - max softmax probability), ``"margin"`` (1 - (top1 - top2) probability gap) or
-            ``"entropy"`` (softmax entropy).
+            ``"entropy"`` (softmax entropy divided by log K, in [0, 1]).
 
     Returns:
         (N, H*W) fp32 scores.
@@ -36,23 +37,32 @@ def unreliability_score(logits: torch.Tensor, rule: str = "max_prob") -> torch.T
         top2 = probs.topk(2, dim=1).values
         return 1.0 - (top2[:, 0] - top2[:, 1])
     if rule == "entropy":
-        return -(probs * torch.log(probs.clamp_min(1e-8))).sum(dim=1)
+        return -(probs * torch.log(probs.clamp_min(1e-8))).sum(dim=1) / math.log(max(probs.shape[1], 2))
     raise ValueError(f"Unknown reliability rule {rule!r}; expected one of {RELIABILITY_RULES}.")
 
 
 class UnreliableMaskedAttention(nn.Module):
-    """Self-attention among the least reliable pixels of each frame; reliable pixels pass through untouched.
+    """Refine the unreliable pixels of each frame by attending to context; reliable pixels pass through untouched.
 
-    The ``ceil(unreliable_ratio * H * W)`` pixels with the highest :func:`unreliability_score` of the coarse logits are
-    gathered as tokens (features + an embedding of their coarse class probabilities and normalised position), refined
-    by a pre-norm transformer layer (multi-head attention among those tokens only, then an MLP) and scattered back.
-    The token count is fixed by the input shape, which keeps the block exportable (TopK/Gather/ScatterElements) and its
-    cost bounded. Every other pixel of the output is bit-identical to the input.
+    A pixel is unreliable when its :func:`unreliability_score` under the coarse logits exceeds ``threshold``; at most
+    ``ceil(max_ratio * H * W)`` of the least reliable pixels per frame are refined (a static top-k keeps the block
+    exportable and its cost bounded; the threshold makes the refined count adaptive below that cap). Each refined
+    pixel becomes a query token (its features + an embedding of its coarse class probabilities and normalised
+    position) that attends, in a pre-norm transformer layer (cross-attention, then an MLP), to context tokens that
+    include the reliable pixels:
+
+    - the frame's features average-pooled to about ``context_grid x context_grid`` cells (with the cells' mean class
+      probabilities and positions embedded alike);
+    - one prototype per class: the mean feature of the frame weighted by that class's probability times reliability.
+
+    Updates are scattered back to the refined pixels; every other pixel of the output is bit-identical to the input.
 
     Args:
         channels: feature channels C.
         num_classes: channels K of the coarse logits.
-        unreliable_ratio: share of pixels per frame refined, in (0, 1].
+        threshold: unreliability above which a pixel is refined, in [0, 1).
+        max_ratio: cap on the share of pixels per frame refined, in (0, 1].
+        context_grid: approximate side of the pooled context grid.
         num_heads: attention heads; must divide ``channels``.
         mlp_ratio: hidden width of the MLP relative to ``channels``.
         reliability: rule of :func:`unreliability_score`.
@@ -65,59 +75,103 @@ class UnreliableMaskedAttention(nn.Module):
         self,
         channels: int,
         num_classes: int,
-        unreliable_ratio: float = 0.1,
+        threshold: float = 0.1,
+        max_ratio: float = 0.15,
+        context_grid: int = 8,
         num_heads: int = 1,
         mlp_ratio: float = 2.0,
         reliability: str = "max_prob",
     ) -> None:
         super().__init__()
-        if not 0.0 < unreliable_ratio <= 1.0:
-            raise ValueError(f"unreliable_ratio must be in (0, 1], got {unreliable_ratio}.")
+        if not 0.0 < max_ratio <= 1.0:
+            raise ValueError(f"max_ratio must be in (0, 1], got {max_ratio}.")
+        if not 0.0 <= threshold < 1.0:
+            raise ValueError(f"threshold must be in [0, 1), got {threshold}.")
         if channels % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide channels={channels}.")
         if reliability not in RELIABILITY_RULES:
             raise ValueError(f"Unknown reliability rule {reliability!r}; expected one of {RELIABILITY_RULES}.")
         self.channels = channels
-        self.unreliable_ratio = unreliable_ratio
+        self.num_classes = num_classes
+        self.threshold = threshold
+        self.max_ratio = max_ratio
+        self.context_grid = context_grid
         self.num_heads = num_heads
         self.reliability = reliability
         self.embed = nn.Linear(num_classes + 2, channels)  # class probabilities + (y, x) position
-        self.norm_attn = nn.LayerNorm(channels)
-        self.to_qkv = nn.Linear(channels, 3 * channels)
+        self.norm_query = nn.LayerNorm(channels)
+        self.norm_context = nn.LayerNorm(channels)
+        self.to_q = nn.Linear(channels, channels)
+        self.to_kv = nn.Linear(channels, 2 * channels)
         self.out = nn.Linear(channels, channels)
         self.norm_mlp = nn.LayerNorm(channels)
         hidden = max(int(channels * mlp_ratio), 1)
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
 
     def num_tokens(self, height: int, width: int) -> int:
-        """Number of refined pixels per frame for an (H, W) map."""
-        return max(1, min(height * width, int(math.ceil(self.unreliable_ratio * height * width))))
+        """Largest number of refined pixels per frame for an (H, W) map."""
+        return max(1, min(height * width, int(math.ceil(self.max_ratio * height * width))))
+
+    def refined_mask(self, coarse_logits: torch.Tensor) -> torch.Tensor:
+        """(N, H*W) bool: the pixels this block refines for these coarse logits."""
+        score = unreliability_score(coarse_logits, self.reliability)
+        top = score.topk(self.num_tokens(*coarse_logits.shape[-2:]), dim=1)
+        chosen = torch.zeros_like(score, dtype=torch.bool)
+        return chosen.scatter(1, top.indices, top.values > self.threshold)
 
     def forward(self, features: torch.Tensor, coarse_logits: torch.Tensor) -> torch.Tensor:
         n, c, height, width = features.shape
-        num_tokens = self.num_tokens(height, width)
         score = unreliability_score(coarse_logits, self.reliability)  # N x HW
-        index = score.topk(num_tokens, dim=1).indices  # N x k
+        top = score.topk(self.num_tokens(height, width), dim=1)
+        index, active = top.indices, (top.values > self.threshold).unsqueeze(-1)  # N x k, N x k x 1
 
         flat = features.flatten(2)  # N x C x HW
+        probs = torch.softmax(coarse_logits.float(), dim=1)  # N x K x H x W
+        position = self._positions(height, width, features.device)  # 2 x HW
         tokens = flat.gather(2, index.unsqueeze(1).expand(-1, c, -1)).transpose(1, 2)  # N x k x C
-        probs = torch.softmax(coarse_logits.float(), dim=1).flatten(2)  # N x K x HW
-        token_probs = probs.gather(2, index.unsqueeze(1).expand(-1, probs.shape[1], -1)).transpose(1, 2)  # N x k x K
-        rows = torch.div(index, width, rounding_mode="floor").float() / max(int(height) - 1, 1)
-        cols = torch.remainder(index, width).float() / max(int(width) - 1, 1)
-        position = torch.stack([rows, cols], dim=2)  # N x k x 2
-        tokens = tokens + self.embed(torch.cat([token_probs, position], dim=2)).to(tokens.dtype)
+        token_info = torch.cat([probs.flatten(2), position.expand(n, -1, -1)], dim=1)  # N x (K+2) x HW
+        token_info = token_info.gather(2, index.unsqueeze(1).expand(-1, token_info.shape[1], -1)).transpose(1, 2)
+        queries = tokens + self.embed(token_info).to(tokens.dtype)  # N x k x C
 
-        tokens = tokens + self._attend(self.norm_attn(tokens))
-        tokens = tokens + self.mlp(self.norm_mlp(tokens))  # N x k x C
+        context = self._context(features, probs, 1.0 - score, position)  # N x S x C
+        update = self._attend(self.norm_query(queries), self.norm_context(context))
+        refined = queries + update
+        refined = refined + self.mlp(self.norm_mlp(refined))
+        tokens = torch.where(active, refined, tokens)  # N x k x C: only pixels above the threshold change
 
-        refined = flat.scatter(2, index.unsqueeze(1).expand(-1, c, -1), tokens.transpose(1, 2).to(flat.dtype))
-        return refined.reshape(n, c, height, width)
+        out = flat.scatter(2, index.unsqueeze(1).expand(-1, c, -1), tokens.transpose(1, 2).to(flat.dtype))
+        return out.reshape(n, c, height, width)
 
-    def _attend(self, tokens: torch.Tensor) -> torch.Tensor:
-        n, k, c = tokens.shape
+    @staticmethod
+    def _positions(height: int, width: int, device: torch.device) -> torch.Tensor:
+        """2 x HW normalised (row, column) of every pixel."""
+        rows = torch.arange(height, device=device, dtype=torch.float32) / max(height - 1, 1)
+        cols = torch.arange(width, device=device, dtype=torch.float32) / max(width - 1, 1)
+        grid = torch.stack(torch.meshgrid(rows, cols, indexing="ij"))  # 2 x H x W
+        return grid.reshape(1, 2, height * width)
+
+    def _context(
+        self, features: torch.Tensor, probs: torch.Tensor, reliability: torch.Tensor, position: torch.Tensor
+    ) -> torch.Tensor:
+        """N x (g^2 + K) x C context tokens: the pooled frame, then reliability-weighted class prototypes."""
+        n, c, height, width = features.shape
+        window = (-(-int(height) // self.context_grid), -(-int(width) // self.context_grid))  # static per export
+        info = torch.cat([probs, position.reshape(1, 2, height, width).expand(n, -1, -1, -1)], dim=1)
+        cells = F.avg_pool2d(torch.cat([features.float(), info], dim=1), window, stride=window, ceil_mode=True)
+        cells = cells.flatten(2).transpose(1, 2)  # N x g^2 x (C + K + 2)
+        grid = cells[..., :c] + self.embed(cells[..., c:])
+        weights = probs.flatten(2) * reliability.unsqueeze(1)  # N x K x HW
+        weights = weights / (weights.sum(dim=2, keepdim=True) + 1e-6)
+        prototypes = torch.matmul(weights, features.flatten(2).float().transpose(1, 2))  # N x K x C
+        proto_info = torch.matmul(weights, info.flatten(2).transpose(1, 2))  # N x K x (K + 2)
+        prototypes = prototypes + self.embed(proto_info)
+        return torch.cat([grid, prototypes], dim=1).to(features.dtype)
+
+    def _attend(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        n, k, c = queries.shape
         heads, d = self.num_heads, c // self.num_heads
-        # qkv: 3 x N x heads x k x d, affinities in fp32
-        qkv = self.to_qkv(tokens).reshape(n, k, 3, heads, d).permute(2, 0, 3, 1, 4).float()
-        out = F.scaled_dot_product_attention(qkv[0].contiguous(), qkv[1].contiguous(), qkv[2].contiguous())
-        return self.out(out.transpose(1, 2).reshape(n, k, c).to(tokens.dtype))
+        # q: N x heads x k x d ; k, v: N x heads x S x d ; affinities in fp32
+        q = self.to_q(queries).reshape(n, k, heads, d).transpose(1, 2).float().contiguous()
+        kv = self.to_kv(context).reshape(n, -1, 2, heads, d).permute(2, 0, 3, 1, 4).float()
+        out = F.scaled_dot_product_attention(q, kv[0].contiguous(), kv[1].contiguous())  # N x heads x k x d
+        return self.out(out.transpose(1, 2).reshape(n, k, c).to(queries.dtype))

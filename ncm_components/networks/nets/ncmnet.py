@@ -21,25 +21,30 @@ __all__ = ["NCMNet", "ncmnet_small", "NCMNET_SMALL"]
 
 
 class NCMNet(nn.Module):
-    """NCM-Net for (B, C, H, W, T) echo clips: per-frame encoder, NCM, top-down decoder, coarse head, UMA, final head.
+    """NCM-Net for (B, C, H, W, T) echo clips: per-frame encoder, top-down decoder with NCM, coarse head, UMA, head.
 
     Frames are folded into the batch for every 2D layer. Encoder level i (stride 2 each, MONAI ``ResidualUnit``)
-    gives features at 1/2^(i+1) of the input size. Levels listed in ``ncm_levels`` are followed by a
-    :class:`NeighborhoodCorrelationMining` block that correlates each pixel with its space-time neighbourhood. The
-    decoder goes top-down with additive skips to level 0 (half the input size), where a coarse head predicts logits,
-    :class:`UnreliableMaskedAttention` refines the least reliable pixels, and a final head predicts the output,
+    gives features at 1/2^(i+1) of the input size. The decoder goes top-down with additive skips to level 0 (half the
+    input size). The skip of every level listed in ``ncm_levels`` first passes a
+    :class:`NeighborhoodCorrelationMining` block: each pixel correlates with its space-time neighbourhood on that
+    level and with the decoded features of the next coarser level (cross-scale), so NCM works where speckle lives
+    (1/2 and 1/4 of the input by default). A coarse head predicts logits at level 0,
+    :class:`UnreliableMaskedAttention` refines the pixels it is unsure of, and a final head predicts the output,
     upsampled bilinearly to the input size.
 
     Args:
         in_channels: image channels C (1 for B-mode echo).
         out_channels: classes K (2 for background + LV).
         channels: feature channels of the encoder levels; their count L sets the stride 2^L that H and W must divide.
-        ncm_levels: encoder levels (0-based) followed by an NCM block.
-        window_size: spatial window of the NCM local correlation.
-        temporal_radius: neighbouring frames on each side in the NCM local correlation.
-        context_grid_sizes: pooled grid sizes of the NCM cross-scale context tokens (empty: no context branch).
+        ncm_levels: levels (0-based; 0 = 1/2 of the input) whose skip features pass an NCM block.
+        window_size: spatial window of the NCM space-time neighbourhood.
+        temporal_radius: neighbouring frames on each side in the NCM neighbourhood.
+        context_window: window of the NCM cross-scale neighbourhood on the coarser level (0: no cross-scale branch).
         ncm_heads: attention heads of the NCM blocks.
-        unreliable_ratio: share of pixels per frame refined by UMA.
+        position_bias: learn NCM's relative position biases.
+        uma_threshold: unreliability above which UMA refines a pixel.
+        uma_max_ratio: cap on the share of pixels per frame UMA refines.
+        uma_context_grid: side of UMA's pooled context grid.
         uma_heads: attention heads of UMA.
         reliability: UMA reliability rule (``"max_prob"``, ``"margin"``, ``"entropy"``).
         use_ncm: build the NCM blocks (False for the ablation without NCM).
@@ -60,12 +65,15 @@ class NCMNet(nn.Module):
         in_channels: int = 1,
         out_channels: int = 2,
         channels: Sequence[int] = (32, 64, 128, 256),
-        ncm_levels: Sequence[int] = (2, 3),
+        ncm_levels: Sequence[int] = (0, 1),
         window_size: int = 3,
         temporal_radius: int = 1,
-        context_grid_sizes: Sequence[int] = (4, 8),
+        context_window: int = 3,
         ncm_heads: int = 1,
-        unreliable_ratio: float = 0.1,
+        position_bias: bool = True,
+        uma_threshold: float = 0.1,
+        uma_max_ratio: float = 0.15,
+        uma_context_grid: int = 8,
         uma_heads: int = 1,
         reliability: str = "max_prob",
         use_ncm: bool = True,
@@ -101,14 +109,17 @@ class NCMNet(nn.Module):
                 ResidualUnit(2, previous, level_channels, strides=2, subunits=2, act=act, norm=norm, dropout=dropout)
             )
             previous = level_channels
+        deepest = len(channels) - 1
         self.ncm = nn.ModuleDict(
             {
                 str(level): NeighborhoodCorrelationMining(
                     channels[level],
+                    context_channels=channels[level + 1] if level < deepest and context_window else 0,
                     num_heads=ncm_heads,
                     window_size=window_size,
                     temporal_radius=temporal_radius,
-                    context_grid_sizes=context_grid_sizes,
+                    context_window=max(context_window, 1),
+                    position_bias=position_bias,
                     norm=norm,
                 )
                 for level in self.ncm_levels
@@ -122,7 +133,9 @@ class NCMNet(nn.Module):
             UnreliableMaskedAttention(
                 channels[0],
                 out_channels,
-                unreliable_ratio=unreliable_ratio,
+                threshold=uma_threshold,
+                max_ratio=uma_max_ratio,
+                context_grid=uma_context_grid,
                 num_heads=uma_heads,
                 reliability=reliability,
             )
@@ -148,16 +161,16 @@ class NCMNet(nn.Module):
         batch, _, height, width, frames = x.shape
         skips = []
         features = fold_frames(x)  # B*T x C x H x W
-        for level, stage in enumerate(self.encoder):
+        for stage in self.encoder:
             features = stage(features)
-            if str(level) in self.ncm:
-                features = self.ncm[str(level)](features, frames)
-            skips.append(features)
+            skips.append(features)  # level i: B*T x C_i x H/2^(i+1) x W/2^(i+1)
 
-        decoded = skips[-1]
-        for level in range(len(self.channels) - 2, -1, -1):
-            upsampled = F.interpolate(decoded, size=skips[level].shape[-2:], mode="bilinear", align_corners=False)
-            decoded = self.fuse[level](self.lateral[level](upsampled) + skips[level])
+        deepest = len(self.channels) - 1
+        decoded = self._mine(deepest, skips[deepest], frames, None)
+        for level in range(deepest - 1, -1, -1):
+            skip = self._mine(level, skips[level], frames, decoded)  # cross-scale keys: the coarser decoded level
+            upsampled = F.interpolate(decoded, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            decoded = self.fuse[level](self.lateral[level](upsampled) + skip)
 
         coarse = self.coarse_head(decoded)  # B*T x K x H/2 x W/2
         refined = self.uma(decoded, coarse) if self.uma is not None else decoded
@@ -168,13 +181,19 @@ class NCMNet(nn.Module):
             return torch.stack([final, self._to_video(coarse, batch, height, width)], dim=1)
         return final
 
+    def _mine(self, level: int, skip: torch.Tensor, frames: int, coarser: torch.Tensor | None) -> torch.Tensor:
+        """The skip of ``level`` after its NCM block (unchanged where the level has none)."""
+        if str(level) not in self.ncm:
+            return skip
+        return self.ncm[str(level)](skip, frames, coarser)
+
     @staticmethod
     def _to_video(logits: torch.Tensor, batch: int, height: int, width: int) -> torch.Tensor:
         """B*T x K x h x w -> B x K x H x W x T, upsampled bilinearly to the input size."""
         return unfold_frames(F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False), batch)
 
 
-NCMNET_SMALL = {"channels": (16, 32, 64, 128), "ncm_levels": (2, 3), "unreliable_ratio": 0.05}
+NCMNET_SMALL = {"channels": (16, 32, 64, 128), "ncm_levels": (0, 1)}
 """Keyword arguments of the small CPU configuration (see ``docs/benchmarks.md`` for its speed)."""
 
 
