@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
 import sys
 import time
@@ -69,6 +70,7 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
         "resume": False,
         **spec.get("train_overrides", {}),
     }
+    shutil.rmtree(run_dir, ignore_errors=True)  # a run interrupted earlier starts again from scratch
     tick = time.perf_counter()
     for configs in ([str(CONFIGS / "train.yaml")], [str(CONFIGS / "train.yaml"), str(CONFIGS / "evaluate.yaml")]):
         workflow = ConfigWorkflow(config_file=configs, logging_file=LOGGING, workflow_type="train", **overrides)

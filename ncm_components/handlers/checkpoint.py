@@ -17,19 +17,31 @@ from ignite.engine import Engine
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
-__all__ = ["AtomicCheckpointSaver", "ResumeFromLatestCheckpoint", "ModelWeightsLoader", "latest_checkpoint"]
+__all__ = [
+    "AtomicCheckpointSaver",
+    "ResumeFromLatestCheckpoint",
+    "ModelWeightsLoader",
+    "latest_checkpoint",
+    "remove_orphaned_temporaries",
+]
 
 logger = logging.getLogger(__name__)
 
 _EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt")
+_TEMPORARY_FILE = re.compile(r"tmp[a-z0-9_]{6,}")  # tempfile.NamedTemporaryFile names, as ignite's atomic save uses
 
 
 class _AtomicDiskSaver(DiskSaver):
-    """ignite ``DiskSaver`` with ``atomic=True``, an optional fixed file name and 0644 permissions."""
+    """ignite ``DiskSaver`` with ``atomic=True``, an optional fixed file name and 0644 permissions.
+
+    ignite asks to remove the checkpoint a new one replaces *before* writing the new one; a kill in between would
+    leave no resumable checkpoint. Removals are therefore deferred until the next file is safely in place.
+    """
 
     def __init__(self, dirname: str, filename: str | None = None) -> None:
         super().__init__(dirname=dirname, require_empty=False, atomic=True)
         self.filename = filename
+        self._pending_removals: list[str] = []
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
         filename = self.filename or filename
@@ -37,9 +49,25 @@ class _AtomicDiskSaver(DiskSaver):
         path = Path(self.dirname) / filename
         if path.exists():
             os.chmod(path, 0o644)
+        for old in self._pending_removals:
+            if old != filename:
+                (Path(self.dirname) / old).unlink(missing_ok=True)
+        self._pending_removals.clear()
 
     def remove(self, filename: str) -> None:
-        super().remove(self.filename or filename)
+        self._pending_removals.append(self.filename or filename)
+
+
+def remove_orphaned_temporaries(save_dir: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files a killed atomic save left in ``save_dir`` (ignite names them ``tmp*``)."""
+    folder = Path(save_dir)
+    if not folder.is_dir():
+        return []
+    orphans = [path for path in folder.iterdir() if path.is_file() and _TEMPORARY_FILE.fullmatch(path.name)]
+    for path in orphans:
+        path.unlink(missing_ok=True)
+        logger.warning(f"removed {path}, left by a save that was interrupted")
+    return orphans
 
 
 class AtomicCheckpointSaver(CheckpointSaver):
@@ -72,6 +100,7 @@ class AtomicCheckpointSaver(CheckpointSaver):
         return [checkpoint for checkpoint in found if checkpoint is not None]
 
     def attach(self, engine: Engine) -> None:
+        remove_orphaned_temporaries(self.save_dir)
         if self.save_engine_as:
             self.save_dict[self.save_engine_as] = engine
             for checkpoint in self._checkpoints():
@@ -116,7 +145,8 @@ class ResumeFromLatestCheckpoint:
         load_dict: objects to restore (model, optimizer, lr_scheduler...).
         engine_key: key of the engine's own state in the checkpoint (``save_engine_as`` of the saver).
         map_location: device to load to (CPU- and GPU-saved checkpoints both load).
-        enabled: False starts from scratch even when checkpoints exist.
+        enabled: False starts from scratch; then ``ckpt_dir`` must hold no epoch checkpoint of an earlier run (the
+            two runs' checkpoints would mix), else ``attach`` raises ``FileExistsError`` saying what to do.
     """
 
     def __init__(
@@ -135,7 +165,15 @@ class ResumeFromLatestCheckpoint:
         self.load_path: str | None = None
 
     def attach(self, engine: Engine) -> None:
-        self.load_path = latest_checkpoint(self.ckpt_dir) if self.enabled else None
+        remove_orphaned_temporaries(self.ckpt_dir)
+        found = latest_checkpoint(self.ckpt_dir)
+        if found and not self.enabled:
+            raise FileExistsError(
+                f"{self.ckpt_dir} holds {Path(found).name} of an earlier run, and resume is false: a fresh run there "
+                "would mix its checkpoints with the old ones. Set resume: true to continue that run, point ckpt_dir "
+                "at an empty folder, or delete its checkpoint_epoch=*.pt files."
+            )
+        self.load_path = found if self.enabled else None
         if self.load_path is None:
             logger.info(f"no checkpoint to resume from in {self.ckpt_dir}: training starts from scratch")
             return

@@ -16,6 +16,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..data.atomic import atomic_path
+from .integrity import check_complete
 
 __all__ = ["Video", "VideoReadError", "read_video", "write_volume", "video_format"]
 
@@ -65,6 +66,7 @@ def read_video(path: str | Path) -> Video:
     if not path.is_file():
         raise VideoReadError(f"{path}: file not found.")
     kind = video_format(path)
+    check_complete(path)
     try:
         video = {"nifti": _read_itk, "mhd": _read_itk, "video": _read_opencv, "dicom": _read_dicom}[kind](path)
     except VideoReadError:
@@ -101,6 +103,7 @@ def _read_opencv(path: Path) -> Video:
         raise VideoReadError(f"{path}: OpenCV cannot open this video.")
     frames = []
     try:
+        announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         while True:
             ok, frame = capture.read()
             if not ok:
@@ -111,6 +114,8 @@ def _read_opencv(path: Path) -> Video:
         capture.release()
     if not frames:
         raise VideoReadError(f"{path}: no frames could be decoded.")
+    if announced > 0 and len(frames) < announced:
+        raise VideoReadError(f"{path}: decoded {len(frames)} of the {announced} frames its header announces; truncated?")
     return Video(np.stack(frames, axis=-1), fps=fps)
 
 

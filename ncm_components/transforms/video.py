@@ -18,7 +18,9 @@ from monai.transforms import MapTransform, RandomizableTransform
 from .io import read_video
 from .labels import annotated_frames, check_label_values
 
-__all__ = ["LoadVideod", "SampleClipd", "RandSpeckleNoised", "clip_indices"]
+__all__ = ["LoadVideod", "SampleClipd", "RandSpeckleNoised", "clip_indices", "CLIP_MODES"]
+
+CLIP_MODES = ("uniform", "random", "all", "window", "mixed")
 
 
 def _to_meta_tensor(video, dtype: torch.dtype) -> MetaTensor:
@@ -112,10 +114,13 @@ class SampleClipd(RandomizableTransform, MapTransform):
     """Cut a T-frame clip from ED to ES out of the videos and labels of an item (frame 0 = ED).
 
     ED/ES come from the item's ``ed_key``/``es_key``, else from the first and last annotated frames of
-    ``label_key``. ``mode="uniform"`` (evaluation) samples evenly; ``mode="random"`` (training) jitters the interior
-    frames; ``mode="all"`` keeps the whole video (inference); ``mode="window"`` (training of clip-level 3D models)
-    takes ``num_frames`` consecutive frames that hold ED or ES at a random position, so that a model cannot learn
-    where in a clip the labelled frames sit. The chosen indices are stored under ``"clip_frames"``.
+    ``label_key``. ``mode="uniform"`` (evaluation) samples evenly; ``mode="random"`` jitters the interior frames;
+    ``mode="all"`` keeps the whole video (inference); ``mode="window"`` takes ``num_frames`` frames at a stride of 1
+    to ``max_stride`` that hold ED or ES at a random position, so that a model cannot learn where in a clip the
+    labelled frames sit; ``mode="mixed"`` (training) draws an ED -> ES clip (as ``"random"``) or a window, each with
+    probability 0.5. Whole videos are segmented through windows of consecutive frames, so a model trained on ED -> ES
+    clips alone sees its labels only at the clip's two ends and may learn to segment only there. The chosen indices
+    are stored under ``"clip_frames"``.
     """
 
     def __init__(
@@ -123,6 +128,7 @@ class SampleClipd(RandomizableTransform, MapTransform):
         keys: KeysCollection,
         num_frames: int = 10,
         mode: str = "uniform",
+        max_stride: int = 2,
         ed_key: str = "ed_frame",
         es_key: str = "es_frame",
         label_key: str = "label",
@@ -130,10 +136,13 @@ class SampleClipd(RandomizableTransform, MapTransform):
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
         RandomizableTransform.__init__(self, prob=1.0)
-        if mode not in ("uniform", "random", "all", "window"):
-            raise ValueError(f"mode must be 'uniform', 'random', 'all' or 'window', got {mode!r}.")
+        if mode not in CLIP_MODES:
+            raise ValueError(f"mode must be one of {CLIP_MODES}, got {mode!r}.")
+        if max_stride < 1:
+            raise ValueError(f"max_stride must be >= 1, got {max_stride}.")
         self.num_frames = num_frames
         self.mode = mode
+        self.max_stride = max_stride
         self.ed_key, self.es_key, self.label_key = ed_key, es_key, label_key
 
     def _end_frames(self, d: dict) -> tuple[int, int]:
@@ -157,10 +166,13 @@ class SampleClipd(RandomizableTransform, MapTransform):
         length = reference.shape[-1]
         if not (0 <= first < length and 0 <= last < length):
             raise ValueError(f"{d.get('image', 'item')}: ED/ES frames {first}, {last} outside its {length} frames.")
-        if self.mode == "window":
+        mode = self.mode
+        if mode == "mixed":
+            mode = "window" if self.R.rand() < 0.5 else "random"
+        if mode == "window":
             indices = self._window(first, last, length)
         else:
-            indices = clip_indices(first, last, self.num_frames, self.R if self.mode == "random" else None)
+            indices = clip_indices(first, last, self.num_frames, self.R if mode == "random" else None)
         index = torch.as_tensor(indices, dtype=torch.long)
         for key in self.key_iterator(d):
             d[key] = d[key][..., index]
@@ -168,12 +180,14 @@ class SampleClipd(RandomizableTransform, MapTransform):
         return d
 
     def _window(self, first: int, last: int, length: int) -> np.ndarray:
-        """Consecutive frames around ED or ES (chosen at random), placed at a random position of the clip."""
+        """Frames at a random stride around ED or ES (chosen at random), which sits at a random position of the clip."""
         anchor = first if self.R.rand() < 0.5 else last
-        span = min(self.num_frames, length)
-        start = anchor - self.R.randint(0, span)
-        start = int(np.clip(start, 0, length - span))
-        indices = np.arange(start, start + span)
+        stride = int(self.R.randint(1, self.max_stride + 1))
+        stride = max(1, min(stride, (length - 1) // max(self.num_frames - 1, 1)))
+        span = min(self.num_frames, (length - 1) // stride + 1)  # frames that fit at this stride
+        position = int(self.R.randint(0, span))  # where the anchor sits in the clip
+        start = int(np.clip(anchor - position * stride, 0, length - 1 - (span - 1) * stride))
+        indices = start + stride * np.arange(span)
         return np.pad(indices, (0, self.num_frames - span), mode="edge")  # a video shorter than the clip repeats
 
 
