@@ -20,7 +20,14 @@ from PIL import Image  # noqa: E402
 from .data.atomic import atomic_path  # noqa: E402
 from .transforms.labels import LV_CLASS  # noqa: E402
 
-__all__ = ["overlay_frames", "write_overlay_video", "summary_figure", "bland_altman_plot", "histogram_plot"]
+__all__ = [
+    "display_frame",
+    "overlay_frames",
+    "write_overlay_video",
+    "summary_figure",
+    "bland_altman_plot",
+    "histogram_plot",
+]
 
 CONTOUR_BGR = (60, 220, 60)  # green LV contour
 
@@ -32,13 +39,18 @@ def _to_uint8(video: np.ndarray) -> np.ndarray:
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
+def display_frame(volume: np.ndarray, t: int) -> np.ndarray:
+    """Frame ``t`` of an (X, Y, T) volume (MONAI's layout) as a picture: (rows = Y, columns = X)."""
+    return np.ascontiguousarray(np.asarray(volume)[..., t].T)
+
+
 def overlay_frames(video: np.ndarray, mask: np.ndarray, lv_class: int = LV_CLASS) -> np.ndarray:
-    """(H, W, T) video and class mask -> (T, H, W, 3) RGB frames with the LV contour drawn in green."""
+    """(X, Y, T) video and class mask (MONAI's layout) -> (T, Y, X, 3) RGB pictures with the LV contour in green."""
     gray = _to_uint8(video)
     frames = []
     for t in range(gray.shape[-1]):
-        rgb = cv2.cvtColor(gray[..., t], cv2.COLOR_GRAY2RGB)
-        lv = (np.asarray(mask[..., t]) == lv_class).astype(np.uint8)
+        rgb = cv2.cvtColor(display_frame(gray, t), cv2.COLOR_GRAY2RGB)
+        lv = (display_frame(mask, t) == lv_class).astype(np.uint8)
         contours, _ = cv2.findContours(lv, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         cv2.drawContours(rgb, contours, -1, CONTOUR_BGR, 1)
         frames.append(rgb)

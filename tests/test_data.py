@@ -76,7 +76,7 @@ def test_camus_2019_round_trip(tmp_path):
     video, label = read_video(item["image"]), read_video(item["label"])
     ed_source = read_video(CAMUS_SAMPLES / "patient0001" / "patient0001_2CH_ED.mhd")
     es_gt = read_video(CAMUS_SAMPLES / "patient0001" / "patient0001_2CH_ES_gt.mhd")
-    assert video.array.shape == (778, 549, 2) and video.spacing == pytest.approx((0.154, 0.308))
+    assert video.array.shape == (549, 778, 2) and video.spacing == pytest.approx((0.308, 0.154))  # (X, Y, T), MONAI's
     assert np.array_equal(video.array[..., 0], ed_source.array[..., 0])  # frame 0 = ED
     assert np.array_equal(label.array[..., 1], (es_gt.array[..., 0] == 1).astype(np.uint8))
     assert set(np.unique(label.array)) == {0, 1}
@@ -142,7 +142,7 @@ def test_camus_official_split(tmp_path):
             lambda f: write_volume(f / "patient0420_2CH_half_sequence_gt.nii.gz", np.zeros((32, 40, 6), np.uint8)),
             "differs from video",
         ),
-        (lambda f: (f / "patient0420_2CH_half_sequence.nii.gz").write_bytes(b"not nifti"), "cannot be read"),
+        (lambda f: (f / "patient0420_2CH_half_sequence.nii.gz").write_bytes(b"not nifti"), "not a gzip file"),
     ],
 )
 def test_camus_bad_case_is_reported_and_skipped(tmp_path, capsys, break_case, message):
@@ -204,8 +204,8 @@ def test_echonet_rasterisation_matches_independent_fill(tmp_path):
     label = read_video(item["label"]).array
     assert label.shape == (112, 112, 20) and read_video(item["image"]).num_frames == 20
     for frame, rows in traces.items():
-        expected = independent_fill(rows, (112, 112))
-        produced = label[..., frame].astype(bool)
+        expected = independent_fill(rows, (112, 112))  # (rows, columns)
+        produced = label[..., frame].T.astype(bool)  # (X, Y) -> (rows, columns)
         assert np.array_equal(produced, expected)
     assert (item["ed_frame"], item["es_frame"]) == (3, 12)  # larger area = ED
     assert set(np.unique(label[..., 0])) == {255} and item["ef"] == 55.0 and item["fps"] == 50.0
@@ -229,19 +229,20 @@ def test_echonet_bad_tracings(tmp_path, capsys, traces, message):
 
 # ---------------------------------------------------------------- DICOM
 def write_cine_dicom(path, frames=8, regions=True):
-    arr = (np.arange(frames * 40 * 56) % 251).astype(np.uint8).reshape(frames, 40, 56)
-    spacing = (0.25, 0.3) if regions else (0.2, 0.4)
-    write_dicom_cine(path, arr.transpose(1, 2, 0), spacing=spacing, frame_time_ms=33.3, regions=regions)
+    """A 56 x 40 (X x Y) cine of ``frames`` frames; returns the (X, Y, T) array."""
+    arr = (np.arange(frames * 40 * 56) % 251).astype(np.uint8).reshape(frames, 40, 56).transpose(2, 1, 0)
+    spacing = (0.3, 0.25) if regions else (0.4, 0.2)
+    write_dicom_cine(path, arr, spacing=spacing, frame_time_ms=33.3, regions=regions)
     return arr
 
 
-@pytest.mark.parametrize("regions,spacing", [(True, (0.25, 0.3)), (False, (0.2, 0.4))])
+@pytest.mark.parametrize("regions,spacing", [(True, (0.3, 0.25)), (False, (0.4, 0.2))])
 def test_dicom_cine_to_nifti(tmp_path, regions, spacing):
     arr = write_cine_dicom(tmp_path / "loop.dcm", regions=regions)
     assert dicom.main(["--input", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
     item = load_datalist(tmp_path / "out" / "datalist.json", "test")[0]
     video = read_video(item["image"])
-    assert np.array_equal(video.array, arr.transpose(1, 2, 0))
+    assert np.array_equal(video.array, arr)
     assert video.spacing == pytest.approx(spacing) and video.fps == pytest.approx(1000 / 33.3, rel=1e-3)
 
 

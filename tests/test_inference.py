@@ -35,14 +35,14 @@ def random_weights(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def input_videos(tmp_path_factory):
-    """One synthetic video written as AVI, NIfTI and DICOM: {format: (path, (H, W, T), spacing or None)}."""
+    """One synthetic video written as AVI, NIfTI and DICOM: {format: (path, (X, Y, T), spacing or None)}."""
     folder = tmp_path_factory.mktemp("inputs")
     echo = generate_echo(11, size=64)
     video = echo.video[..., :24]
     write_avi(folder / "clip.avi", video, fps=echo.fps)
     write_volume(folder / "clip_nifti.nii.gz", video, echo.spacing, echo.fps)
-    write_dicom_cine(folder / "clip_dicom.dcm", video, spacing=(0.25, 0.3), frame_time_ms=20.0)
-    return folder, video.shape, {"clip": None, "clip_nifti": echo.spacing, "clip_dicom": (0.25, 0.3)}
+    write_dicom_cine(folder / "clip_dicom.dcm", video, spacing=(0.3, 0.25), frame_time_ms=20.0)
+    return folder, video.shape, {"clip": None, "clip_nifti": echo.spacing, "clip_dicom": (0.3, 0.25)}
 
 
 def _error_chain(error: BaseException) -> str:
@@ -90,8 +90,10 @@ def test_inference_on_avi_nifti_and_dicom(input_videos, random_weights, tmp_path
         mask = read_video(out / f"{name}_mask.nii.gz")
         assert mask.array.shape == shape, name  # input geometry and frame count
         assert set(np.unique(mask.array)) <= {0, 1}
-        expected = spacing if spacing is not None else (1.0, 1.0)  # unknown spacing is written as 1 mm
-        assert mask.spacing == pytest.approx(expected, rel=1e-4), name
+        if spacing is None:  # unknown spacing stays unknown: pixels, never mm
+            assert not mask.spacing_known and np.isnan(mask.spacing).all(), name
+        else:
+            assert mask.spacing_known and mask.spacing == pytest.approx(spacing, rel=1e-4), name
         areas = list(csv.DictReader(open(out / f"{name}_areas.csv")))
         assert len(areas) == shape[-1]
         overlay = cv2.VideoCapture(str(out / f"{name}_overlay.mp4"))

@@ -38,7 +38,8 @@ def test_load_video_meta(echo_item):
     d = LoadVideod(["image", "label", "label_full"], num_classes=2)(item)
     assert d["image"].shape == (1, 64, 64, echo.video.shape[2]) and d["image"].dtype == torch.float32
     assert d["label"].dtype == torch.uint8
-    assert torch.allclose(d["image"].meta["spacing_mm"], torch.tensor(echo.spacing, dtype=torch.float32))
+    assert d["image"].meta["spacing_known"] and d["image"].meta["pixel_spacing"].tolist() == pytest.approx(echo.spacing)
+    assert d["image"].meta["original_affine"].shape == (4, 4)  # MONAI LoadImage's meta
     assert d["image"].meta["fps"] == pytest.approx(50.0) and d["image"].meta["filename_or_obj"].endswith("v.nii.gz")
 
 

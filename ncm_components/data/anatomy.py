@@ -181,9 +181,9 @@ class _AxisFrame:
         self.along = np.array([math.sin(angle), math.cos(angle)])  # +a: from apex towards the base (deeper)
         self.across = np.array([math.cos(angle), -math.sin(angle)])  # +l: to the right of the screen
 
-    def point(self, a, l) -> np.ndarray:
-        a, l = np.asarray(a, np.float64), np.asarray(l, np.float64)
-        return self.apex + a[..., None] * self.along + l[..., None] * self.across
+    def point(self, a, across) -> np.ndarray:
+        a, across = np.asarray(a, np.float64), np.asarray(across, np.float64)
+        return self.apex + a[..., None] * self.along + across[..., None] * self.across
 
     def coords(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = points - self.apex
@@ -255,7 +255,9 @@ def _lv_length(heart: HeartAnatomy, contraction: float) -> float:
     return heart.length * (1.0 - (1.0 - heart.long_keep) * contraction)
 
 
-def heart_frame(heart: HeartAnatomy, contraction: float, mitral: float, tricuspid: float, sway_phase: float) -> HeartFrame:
+def heart_frame(
+    heart: HeartAnatomy, contraction: float, mitral: float, tricuspid: float, sway_phase: float
+) -> HeartFrame:
     """Outlines of every structure at one instant.
 
     Args:
@@ -298,7 +300,9 @@ def heart_frame(heart: HeartAnatomy, contraction: float, mitral: float, tricuspi
     la_centre = 0.5 * (right[-1] - left[-1])
     la_axis = _AxisFrame(frame.point(length, la_centre), heart.axis_angle - 0.08)
     left_atrium = _outline(la_axis, v * la_len, la_half, la_half)
-    la_outer = _outline(la_axis, v * (la_len + heart.atrial_wall), la_half + heart.atrial_wall, la_half + heart.atrial_wall)
+    la_outer = _outline(
+        la_axis, v * (la_len + heart.atrial_wall), la_half + heart.atrial_wall, la_half + heart.atrial_wall
+    )
 
     pericardium_path = [frame.point(a_outer[::-1], right_out[::-1] + 1.0)]
     walls = [Structure("myocardium", epicardium), Structure("atrial_wall", la_outer)]
@@ -328,7 +332,9 @@ def heart_frame(heart: HeartAnatomy, contraction: float, mitral: float, tricuspi
         ra_axis = _AxisFrame(0.5 * (tv_left + tv_right), heart.axis_angle + 0.12)
         ra_len = heart.ra_length * ra_grow
         right_atrium = _outline(ra_axis, v * ra_len, ra_half, ra_half)
-        ra_outer = _outline(ra_axis, v * (ra_len + heart.atrial_wall), ra_half + heart.atrial_wall, ra_half + heart.atrial_wall)
+        ra_outer = _outline(
+            ra_axis, v * (ra_len + heart.atrial_wall), ra_half + heart.atrial_wall, ra_half + heart.atrial_wall
+        )
         walls = [Structure("rv_wall", rv_outer), Structure("atrial_wall", ra_outer)] + walls
         pools += [Structure("blood", rv_cavity), Structure("blood", right_atrium)]
         pericardium_path.append(frame.point(a_rv_out, -(septum_out + rv_out_half + 1.0)))
@@ -342,7 +348,9 @@ def heart_frame(heart: HeartAnatomy, contraction: float, mitral: float, tricuspi
         a_p = s_p * length
         w = np.interp(s_p, s, right if side > 0 else left)
         centre = frame.point(a_p, side * max(w - 0.8 * half_wid, 0.0))
-        inner.append(Structure("papillary", _ellipse(centre, frame.along, half_len * (1 + 0.2 * contraction), half_wid)))
+        inner.append(
+            Structure("papillary", _ellipse(centre, frame.along, half_len * (1 + 0.2 * contraction), half_wid))
+        )
     for s_t, side, t_len, t_wid, tilt in heart.trabeculae:
         w = float(np.interp(s_t, s, right if side > 0 else left))
         base = frame.point(s_t * length, side * w)
@@ -366,7 +374,10 @@ def _valve(
     """Two leaflets hinged at the annulus: closed across it (bowing to the atrium), open towards the apex."""
     width = float(np.linalg.norm(hinge_right - hinge_left))
     leaflets = []
-    for hinge, other, share, sign in ((hinge_left, hinge_right, lengths[0], 1.0), (hinge_right, hinge_left, lengths[1], -1.0)):
+    for hinge, other, share, sign in (
+        (hinge_left, hinge_right, lengths[0], 1.0),
+        (hinge_right, hinge_left, lengths[1], -1.0),
+    ):
         closed = (other - hinge) / width
         closed = closed + 0.15 * base_direction  # closed leaflets bow into the atrium
         closed /= np.linalg.norm(closed)
@@ -385,7 +396,7 @@ def to_end_diastole(heart: HeartAnatomy, points: np.ndarray, contraction: float,
     the endocardium. Speckle looked up at the returned points moves with the heart.
     """
     now, ed = _pose(heart, sway_phase), _pose(heart, 0.0)
-    a, l = now.coords(points)
+    a, lateral = now.coords(points)
     length_now, length_ed = _lv_length(heart, contraction), heart.length
     a_ed = np.where(a <= length_now, np.where(a > 0, a * length_ed / length_now, a), a + (length_ed - length_now))
     s = np.clip(a / length_now, 0, 1)
@@ -393,8 +404,8 @@ def to_end_diastole(heart: HeartAnatomy, points: np.ndarray, contraction: float,
     keep = 1.0 - (1.0 - heart.radial_keep) * contraction
     width_now = np.maximum(mean_half * keep, 1e-3)
     shift = mean_half * (1.0 - keep)  # displacement of the endocardium back to ED
-    distance = np.abs(l)
+    distance = np.abs(lateral)
     fade = np.minimum(distance / width_now, 1.0) * np.exp(-np.maximum(distance - width_now, 0.0) / 15.0)
     fade *= np.clip(1.0 - (a - length_now) / 20.0, 0.0, 1.0) * (a > -10.0)
-    l_ed = l + np.sign(l) * shift * fade
-    return ed.point(a_ed, l_ed)
+    lateral_ed = lateral + np.sign(lateral) * shift * fade
+    return ed.point(a_ed, lateral_ed)

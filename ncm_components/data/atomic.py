@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_json_atomic", "write_text_atomic"]
+__all__ = ["atomic_path", "write_json_atomic", "write_text_atomic", "check_output_dir"]
 
 
 @contextmanager
@@ -33,6 +33,28 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_output_dir(output_dir: str | Path, overwrite: bool = False, flag: str = "--overwrite True") -> Path:
+    """Create ``output_dir``; raise ``FileExistsError`` when it already holds files and ``overwrite`` is False.
+
+    Inference, evaluation outputs and the converters all refuse to mix new results with old ones silently;
+    ``flag`` is how the caller's user allows it.
+    """
+    path = Path(output_dir)
+    if path.is_file():
+        raise NotADirectoryError(f"{path}: is a file, not an output folder.")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"{path}: output folder is not empty; choose another one or pass {flag} to replace the results in it."
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"{path}: cannot create the output folder ({err.strerror or err}).") from err
+    if not os.access(path, os.W_OK):
+        raise PermissionError(f"{path}: the output folder is not writable.")
+    return path
 
 
 def write_text_atomic(target: str | Path, text: str) -> Path:

@@ -26,7 +26,8 @@ import numpy as np
 
 from ..transforms.io import read_video, write_volume
 from ..transforms.labels import check_label_values, sparse_label
-from .datalist import SPLITS, ConversionReport, write_datalist
+from .atomic import check_output_dir
+from .datalist import SPLITS, ConversionReport, run_converter, write_datalist
 
 __all__ = ["CamusCase", "parse_info", "find_cases", "convert_case", "convert"]
 
@@ -79,8 +80,8 @@ def find_cases(root: str | Path) -> list[CamusCase]:
     return cases
 
 
-def _load_frames(case: CamusCase, info: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple, int, int]:
-    """Video (H, W, T), sparse label, full label or None, spacing, ED and ES indices in the video's own order."""
+def _load_frames(case: CamusCase, info: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, int, int]:
+    """Video (X, Y, T), sparse label, full label or None, the video's affine, ED and ES in the video's own order."""
     ed, es = info["ED"] - 1, info["ES"] - 1
     half = case.file("half_sequence.nii.gz")
     if half.is_file():
@@ -88,7 +89,7 @@ def _load_frames(case: CamusCase, info: dict) -> tuple[np.ndarray, np.ndarray, n
         full = read_video(case.file("half_sequence_gt.nii.gz"))
         _check_same_shape(video, full)
         _check_frames(case, video.num_frames, ed, es)
-        return video.array, sparse_label(full.array, [ed, es]), full.array, video.spacing, ed, es
+        return video.array, sparse_label(full.array, [ed, es]), full.array, video.affine, ed, es
     ed_image, es_image = read_video(case.file("ED.mhd")), read_video(case.file("ES.mhd"))
     ed_gt, es_gt = read_video(case.file("ED_gt.mhd")), read_video(case.file("ES_gt.mhd"))
     for image, gt in ((ed_image, ed_gt), (es_image, es_gt)):
@@ -101,10 +102,10 @@ def _load_frames(case: CamusCase, info: dict) -> tuple[np.ndarray, np.ndarray, n
             raise ValueError(f"{sequence}: frame size {video.array.shape[:2]} differs from {ed_gt.path}.")
         label = np.full(video.array.shape, 255, np.uint8)
         label[..., ed], label[..., es] = ed_gt.array[..., 0], es_gt.array[..., 0]
-        return video.array, label, None, video.spacing, ed, es
+        return video.array, label, None, video.affine, ed, es
     video = np.concatenate([ed_image.array, es_image.array], axis=2)
     label = np.concatenate([ed_gt.array, es_gt.array], axis=2).astype(np.uint8)
-    return video, label, label, ed_image.spacing, 0, 1
+    return video, label, label, ed_image.affine, 0, 1
 
 
 def _check_same_shape(video, label) -> None:
@@ -122,7 +123,7 @@ def _check_frames(case: CamusCase, num_frames: int, ed: int, es: int) -> None:
 def convert_case(case: CamusCase, out_dir: Path, all_classes: bool = False) -> dict:
     """Convert one (patient, view) into NIfTI files under ``out_dir``; returns its datalist item."""
     info = parse_info(case.patient_dir / f"Info_{case.view}.cfg")
-    video, label, full, spacing, ed, es = _load_frames(case, info)
+    video, label, full, affine, ed, es = _load_frames(case, info)
     check_label_values(label, CAMUS_CLASSES, str(case.patient_dir / case.name))
     first, last = min(ed, es), max(ed, es)
     frames = np.arange(first, last + 1) if ed <= es else np.arange(last, first - 1, -1)  # ED -> ES, frame 0 = ED
@@ -139,17 +140,17 @@ def convert_case(case: CamusCase, out_dir: Path, all_classes: bool = False) -> d
         "view": case.view,
         "ed_frame": 0,
         "es_frame": len(frames) - 1,
-        "spacing": [float(s) for s in spacing],
+        "spacing": [float(s) for s in np.linalg.norm(affine[:3, :2], axis=0)],  # (x, y) mm
         "edv": info.get("LVedv"),
         "esv": info.get("LVesv"),
         "ef": info.get("LVef"),
         "image_quality": info.get("ImageQuality"),
     }
-    write_volume(out_dir / item["image"], video, spacing)
-    write_volume(out_dir / item["label"], label, spacing)
+    write_volume(out_dir / item["image"], video, affine=affine)
+    write_volume(out_dir / item["label"], label, affine=affine)
     if full is not None:
         item["label_full"] = f"labels_full/{case.name}.nii.gz"
-        write_volume(out_dir / item["label_full"], full, spacing)
+        write_volume(out_dir / item["label_full"], full, affine=affine)
     return item
 
 
@@ -165,14 +166,22 @@ def assign_split(patient: str, split_dir: str | Path | None = None) -> str:
     return "training" if number <= 350 else "validation" if number <= 400 else "test"
 
 
-def convert(root: str | Path, out_dir: str | Path, split_dir=None, all_classes: bool = False) -> ConversionReport:
-    """Convert every case under ``root`` and write ``out_dir/datalist.json``; failed cases are reported and skipped."""
-    out_dir = Path(out_dir)
+def convert(
+    root: str | Path, out_dir: str | Path, split_dir=None, all_classes: bool = False, overwrite: bool = False
+) -> ConversionReport:
+    """Convert every case under ``root`` and write ``out_dir/datalist.json``; failed cases are reported and skipped.
+
+    ``out_dir`` must be empty unless ``overwrite`` (stale videos of an earlier run would not be in the datalist).
+    """
     report = ConversionReport("camus")
+    if not Path(root).is_dir():
+        report.failed.append((str(root), "no such folder"))
+        return report
     cases = find_cases(root)
     if not cases:
-        report.failed.append((str(root), "no patientXXXX/Info_<view>.cfg files found"))
+        report.failed.append((str(root), "no patientXXXX/Info_2CH.cfg or Info_4CH.cfg files found in it"))
         return report
+    out_dir = check_output_dir(out_dir, overwrite)
     converted = report.run(
         cases,
         lambda case: (assign_split(case.patient, split_dir), convert_case(case, out_dir, all_classes)),
@@ -194,8 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output folder (videos/, labels/, labels_full/, datalist.json)")
     parser.add_argument("--split-dir", help="the official database_split folder (default: 350/50/100 by number)")
     parser.add_argument("--classes", choices=["lv", "all"], default="lv")
+    parser.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
     args = parser.parse_args(argv)
-    report = convert(args.root, args.out, args.split_dir, args.classes == "all")
+    report = run_converter(
+        "camus", lambda: convert(args.root, args.out, args.split_dir, args.classes == "all", args.overwrite)
+    )
     print(report.summary())
     return report.exit_code
 

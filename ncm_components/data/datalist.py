@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .atomic import write_json_atomic
 
-__all__ = ["SPLITS", "load_datalist", "write_datalist", "ConversionReport"]
+__all__ = ["SPLITS", "load_datalist", "write_datalist", "ConversionReport", "run_converter"]
 
 SPLITS = ("training", "validation", "test")
 PATH_KEYS = ("image", "label", "label_full")
@@ -69,8 +69,22 @@ class ConversionReport:
         return results
 
     def summary(self) -> str:
-        return f"{self.name}: converted {len(self.done)} case(s), {len(self.failed)} failed"
+        """One line of counts, then one line per failure naming the case or file and the problem."""
+        lines = [f"{self.name}: converted {len(self.done)} case(s), {len(self.failed)} failed"]
+        lines += [f"  failed: {case}: {reason}" for case, reason in self.failed]
+        return "\n".join(lines)
 
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
+
+
+def run_converter(name: str, convert: Callable[[], ConversionReport]) -> ConversionReport:
+    """Run a converter for a CLI: an output folder it may not use (not empty, not writable) becomes a reported
+    failure with its message instead of a traceback."""
+    try:
+        return convert()
+    except OSError as err:
+        report = ConversionReport(name)
+        report.failed.append(("output folder", str(err)))
+        return report

@@ -5,7 +5,9 @@ Ouyang et al., Nature 580, 2020 (Stanford EchoNet-Dynamic research use agreement
 traced frame one long-axis row then the chord rows) and ``Videos/*.avi``. Each traced frame is filled exactly as
 ``echonet.datasets.Echo`` does: drop the first (long-axis) row, polygon = X1/Y1 points in order then X2/Y2 points
 reversed, rounded to pixels, ``skimage.draw.polygon`` at the video's size. The larger of the two traced areas is ED.
-Labels are 1 on the LV, 0 elsewhere on the two traced frames and 255 on every other frame.
+Labels are 1 on the LV, 0 elsewhere on the two traced frames and 255 on every other frame. Videos and labels are
+written in MONAI's layout (X, Y, T) with the pixel spacing marked unknown (EchoNet-Dynamic gives none): distances,
+areas and volumes computed from them are in pixels. A video must decode to the ``NumberOfFrames`` of FileList.csv.
 
 CLI: ``python -m ncm_components.data.echonet --root EchoNet-Dynamic --out OUT_DIR``.
 """
@@ -24,7 +26,8 @@ from skimage.draw import polygon
 
 from ..transforms.io import read_video, write_volume
 from ..transforms.labels import IGNORE_INDEX
-from .datalist import SPLITS, ConversionReport, write_datalist
+from .atomic import check_output_dir
+from .datalist import SPLITS, ConversionReport, run_converter, write_datalist
 
 __all__ = ["rasterize_tracing", "read_tracings", "read_file_list", "convert_video", "convert"]
 
@@ -32,7 +35,8 @@ SPLIT_NAMES = {"TRAIN": "training", "VAL": "validation", "TEST": "test"}
 
 
 def rasterize_tracing(rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(N, 4) tracing rows X1, Y1, X2, Y2 (first row = long axis) -> (H, W) uint8 LV mask, as the reference loader."""
+    """(N, 4) tracing rows X1, Y1, X2, Y2 (first row = long axis) -> (rows, columns) uint8 LV mask, as the reference
+    loader draws it; ``shape`` is (rows, columns)."""
     rows = np.asarray(rows, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[0] < 3:
         raise ValueError(f"a tracing needs the long-axis row and at least 2 chord rows, got {rows.shape[0]} row(s)")
@@ -79,14 +83,19 @@ def convert_video(name: str, video_path: Path, traces: dict[int, np.ndarray], me
     if len(traces) != 2:
         raise ValueError(f"{video_path}: expected 2 traced frames, found {sorted(traces)}.")
     video = read_video(video_path)
-    height, width, num_frames = video.array.shape
-    label = np.full((height, width, num_frames), IGNORE_INDEX, np.uint8)
+    width, height, num_frames = video.array.shape  # X x Y x T
+    listed = _float(meta.get("NumberOfFrames"))
+    if listed is not None and num_frames < int(listed):
+        raise ValueError(
+            f"{video_path}: decoded {num_frames} frames but FileList.csv lists {int(listed)}; the video is truncated."
+        )
+    label = np.full((width, height, num_frames), IGNORE_INDEX, np.uint8)
     areas = {}
     for frame, rows in traces.items():
         if not 0 <= frame < num_frames:
             raise ValueError(f"{video_path}: tracing for frame {frame} beyond the video's {num_frames} frames.")
         try:
-            mask = rasterize_tracing(rows, (height, width))
+            mask = rasterize_tracing(rows, (height, width)).T  # (rows, columns) -> (X, Y)
         except ValueError as err:
             raise ValueError(f"{video_path}: frame {frame}: {err}.") from err
         label[..., frame] = mask
@@ -110,15 +119,25 @@ def convert_video(name: str, video_path: Path, traces: dict[int, np.ndarray], me
     return item
 
 
-def convert(root: str | Path, out_dir: str | Path, limit: int | None = None) -> ConversionReport:
-    """Convert the EchoNet-Dynamic folder ``root``; writes ``out_dir/datalist.json``; failures are reported."""
-    root, out_dir = Path(root), Path(out_dir)
+def convert(
+    root: str | Path, out_dir: str | Path, limit: int | None = None, overwrite: bool = False
+) -> ConversionReport:
+    """Convert the EchoNet-Dynamic folder ``root``; writes ``out_dir/datalist.json``; failures are reported.
+
+    ``out_dir`` must be empty unless ``overwrite`` (stale videos of an earlier run would not be in the datalist).
+    """
+    root = Path(root)
     report = ConversionReport("echonet")
+    if not root.is_dir():
+        report.failed.append((str(root), "no such folder"))
+        return report
     for required in ("FileList.csv", "VolumeTracings.csv", "Videos"):
         if not (root / required).exists():
-            report.failed.append((str(root / required), "missing"))
+            report.failed.append((str(root / required), "missing: an EchoNet-Dynamic folder has FileList.csv, "
+                                  "VolumeTracings.csv and Videos/"))  # fmt: skip
     if report.failed:
         return report
+    out_dir = check_output_dir(out_dir, overwrite)
     file_list, tracings = read_file_list(root / "FileList.csv"), read_tracings(root / "VolumeTracings.csv")
     names = sorted(file_list)[:limit] if limit else sorted(file_list)
 
@@ -143,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", required=True, help="folder with FileList.csv, VolumeTracings.csv and Videos/")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--limit", type=int, help="convert only the first N videos (by name)")
+    parser.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
     args = parser.parse_args(argv)
-    report = convert(args.root, args.out, args.limit)
+    report = run_converter("echonet", lambda: convert(args.root, args.out, args.limit, args.overwrite))
     print(report.summary())
     return report.exit_code
 

@@ -1,13 +1,14 @@
 """Grey-level and geometry statistics of echo frames with an LV mask: how close a simulation is to real echo.
 
-Measured on 8-bit frames resized to 112 x 112 (the EchoNet-Dynamic size) with their LV masks:
+Measured on 8-bit frames (MONAI's layout: axis 0 = x = columns, axis 1 = y = rows) resized to 112 x 112 (the
+EchoNet-Dynamic size) with their LV masks:
 
 - ``cavity``: grey levels inside the LV mask;
 - ``ring``: grey levels 1-4 px outside the LV contour (wall, valves);
 - ``outside``: grey levels inside the scanned sector farther than 4 px from the LV (the rest of the heart and tissue);
 - ``sector``: share of the frame inside the sector (the convex hull of non-zero pixels);
-- ``lv_area``: share of the frame covered by the LV; ``lv_height``: LV extent along the rows, share of the height;
-- ``centroid``: LV centroid (row, column) as shares of the height and width.
+- ``lv_area``: share of the frame covered by the LV; ``lv_height``: LV extent along y, share of the height;
+- ``centroid``: LV centroid (y, x) as shares of the height and width.
 
 Grey levels are reported as 10th/50th/90th percentiles over all frames pooled; geometry as the median over frames
 (with 10th and 90th percentiles for the LV area). :data:`ECHONET_REFERENCE` holds the same statistics measured on
@@ -64,12 +65,12 @@ def frame_statistics(frame: np.ndarray, lv_mask: np.ndarray) -> dict:
     """Grey levels of the three regions and the geometry of one frame.
 
     Args:
-        frame: (H, W) grey levels in 0..255 (any size: resized to 112 x 112 with area averaging).
-        lv_mask: (H, W) LV mask (non-zero = LV), same size as ``frame``.
+        frame: (X, Y) grey levels in 0..255 (any size: resized to 112 x 112 with area averaging).
+        lv_mask: (X, Y) LV mask (non-zero = LV), same size as ``frame``.
 
     Returns:
         ``{"cavity", "ring", "outside"}``: 1D arrays of grey levels; ``"sector"``, ``"lv_area"``, ``"lv_height"``:
-        floats; ``"centroid"``: (row share, column share). Raises ``ValueError`` when the mask is empty.
+        floats; ``"centroid"``: (y share, x share). Raises ``ValueError`` when the mask is empty.
     """
     if frame.shape != lv_mask.shape:
         raise ValueError(f"frame {frame.shape} and LV mask {lv_mask.shape} differ in shape.")
@@ -80,15 +81,15 @@ def frame_statistics(frame: np.ndarray, lv_mask: np.ndarray) -> dict:
     mask = cv2.resize(lv_mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
     distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
     sector = _sector(image.astype(np.uint8))
-    rows, cols = np.nonzero(mask)
+    xs, ys = np.nonzero(mask)
     return {
         "cavity": image[mask],
         "ring": image[(distance >= _RING[0]) & (distance <= _RING[1])],
         "outside": image[sector & (distance > _RING[1])],
         "sector": float(sector.mean()),
         "lv_area": float(mask.mean()),
-        "lv_height": float((rows.max() - rows.min() + 1) / STAT_SIZE),
-        "centroid": (float(rows.mean() / STAT_SIZE), float(cols.mean() / STAT_SIZE)),
+        "lv_height": float((ys.max() - ys.min() + 1) / STAT_SIZE),
+        "centroid": (float(ys.mean() / STAT_SIZE), float(xs.mean() / STAT_SIZE)),
     }
 
 
@@ -151,7 +152,7 @@ def format_table(columns: dict[str, dict]) -> str:
         ("sector share of the frame", "sector"),
         ("LV area share p10 / p50 / p90", "lv_area"),
         ("LV height share", "lv_height"),
-        ("LV centroid (row, column) share", "centroid"),
+        ("LV centroid (y, x) share", "centroid"),
     ]
     names = list(columns)
     lines = ["| statistic | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..transforms.io import VIDEO_SUFFIXES
+from ..transforms.io import VIDEO_SUFFIXES, is_dicom_file
 from .datalist import SPLITS, load_datalist
 from .synthetic import generate_dataset
 
@@ -61,10 +61,7 @@ def _is_video_file(path: Path) -> bool:
     name = path.name.lower()
     if any(name.endswith(suffix) for suffix in VIDEO_SUFFIXES):
         return not name.endswith("_gt.nii.gz") and not name.endswith("_gt.mhd")
-    if "." in name or not path.is_file():
-        return False
-    with open(path, "rb") as f:  # extension-less DICOM: "DICM" after the 128-byte preamble
-        return f.read(132)[128:] == b"DICM"
+    return is_dicom_file(path)
 
 
 def list_inputs(

@@ -33,9 +33,16 @@ from ..metrics.clinical import ejection_fraction, volume_single_plane
 from ..transforms.io import write_volume
 from ..transforms.labels import IGNORE_INDEX, sparse_label
 from .anatomy import HeartFrame, cardiac_cycle, heart_frame, sample_heart
+from .atomic import check_output_dir
 from .datalist import write_datalist
-from .image_stats import ECHONET_REFERENCE, datalist_statistics, format_table, frame_statistics, summarise
-from .image_stats import within_tolerance
+from .image_stats import (
+    ECHONET_REFERENCE,
+    datalist_statistics,
+    format_table,
+    frame_statistics,
+    summarise,
+    within_tolerance,
+)
 from .ultrasound import BModeSimulator, SectorScan, sample_scanner
 
 __all__ = ["SyntheticEcho", "generate_echo", "generate_dataset"]
@@ -47,7 +54,9 @@ _SUPERSAMPLE = 4  # polygons are filled at 4x resolution and kept where they cov
 
 @dataclass
 class SyntheticEcho:
-    """One generated video: ``video`` (H, W, T) uint8, ``labels`` (H, W, T) uint8 with classes 0-3 on every frame."""
+    """One generated video in MONAI's layout: ``video`` (X, Y, T) uint8 (axis 0 = image columns, axis 1 = rows, the
+    transducer at the top centre of the picture), ``labels`` (X, Y, T) uint8 with classes 0-3 on every frame,
+    ``spacing`` (x, y) in mm."""
 
     video: np.ndarray
     labels: np.ndarray
@@ -63,7 +72,7 @@ class SyntheticEcho:
 
     @property
     def lv_masks(self) -> np.ndarray:
-        """(H, W, T) uint8, 1 on the LV cavity."""
+        """(X, Y, T) uint8, 1 on the LV cavity."""
         return (self.labels == LV).astype(np.uint8)
 
 
@@ -78,7 +87,7 @@ def _fill(shape: tuple[int, int], outline_yx: np.ndarray) -> np.ndarray:
 
 
 def _label_frame(frame: HeartFrame, size: int, spacing: float, sector: np.ndarray) -> np.ndarray:
-    """(size, size) uint8 classes of one instant: LV cavity, LV myocardium, left atrium; only inside the sector."""
+    """(rows, columns) uint8 classes of one instant: LV cavity, LV myocardium, left atrium; only inside the sector."""
 
     def pixels(outline: np.ndarray) -> np.ndarray:  # x, z in mm -> (row, column), pixel centres at integers
         return np.stack([outline[:, 1] / spacing - 0.5, outline[:, 0] / spacing + size / 2 - 0.5], axis=1)
@@ -148,8 +157,9 @@ def generate_echo(
     for t in range(num_frames):
         sway = (t - ed_frame) / cycle
         frame = heart_frame(heart, float(contraction[t]), float(mitral[t]), float(tricuspid[t]), sway)
-        video[..., t] = np.clip(np.round(simulator.frame(frame, float(contraction[t]), sway)), 0, 255)
-        labels[..., t] = _label_frame(frame, size, spacing, sector)
+        picture = np.clip(np.round(simulator.frame(frame, float(contraction[t]), sway)), 0, 255)
+        video[..., t] = picture.T  # (rows, columns) -> MONAI's (X, Y)
+        labels[..., t] = _label_frame(frame, size, spacing, sector).T
     return SyntheticEcho(
         video, labels, ed_frame, es_frame, ef, (spacing, spacing), fps, heart_rate, seed, heart.view, settings.quality
     )
@@ -271,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--classes", choices=["lv", "all"], default="lv", help="LV only, or LV/myocardium/atrium")
     parser.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1), help="processes")
+    parser.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
     parser.add_argument("--stats", action="store_true", help="print grey-level statistics next to real echo")
     parser.add_argument("--real", nargs="*", default=[], help="with --stats: datalists of real data to measure too")
     args = parser.parse_args(argv)
@@ -278,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if print_statistics(args.num_videos, args.size, args.seed, args.real) else 1
     if not args.out:
         parser.error("--out is required (or --stats)")
+    try:
+        check_output_dir(args.out, args.overwrite, flag="--overwrite")
+    except OSError as err:
+        print(f"synthetic: {err}", file=sys.stderr)
+        return 1
     num_val = num_test = max(1, args.num_videos // 10) if args.num_videos >= 3 else 0
     start = time.perf_counter()
     path = generate_dataset(

@@ -126,7 +126,9 @@ def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> Sc
         shadow = rng.random() < 0.3
         dropouts.append(
             (
-                float(rng.choice([rng.uniform(0.0, 0.2), rng.uniform(0.8, 1.0), rng.uniform(0.2, 0.8)], p=[0.4, 0.4, 0.2])),
+                float(
+                    rng.choice([rng.uniform(0.0, 0.2), rng.uniform(0.8, 1.0), rng.uniform(0.2, 0.8)], p=[0.4, 0.4, 0.2])
+                ),
                 float(rng.uniform(0.04, 0.15)),
                 float(rng.uniform(10, 30) if shadow else rng.uniform(40, 110)),
                 float(rng.uniform(0.6, 0.95) if shadow else rng.uniform(0.3, 0.8)),
@@ -135,7 +137,12 @@ def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> Sc
     reverberation = (0.0, 0.0, 0.0, 0.0)
     if rng.random() < 0.3 + 0.4 * poor:
         start = float(rng.uniform(0.0, 0.6))
-        reverberation = (float(rng.uniform(0.1, 0.5)), float(rng.uniform(8, 20)), start, start + float(rng.uniform(0.2, 0.4)))
+        reverberation = (
+            float(rng.uniform(0.1, 0.5)),
+            float(rng.uniform(8, 20)),
+            start,
+            start + float(rng.uniform(0.2, 0.4)),
+        )
     return ScannerSettings(
         quality=q,
         echogenicity=echogenicity,
@@ -253,7 +260,9 @@ class BModeSimulator:
         blurred = [_gaussian(field, float(w), axial) for w in levels]
         position = np.interp(np.log(width_beams), np.log(levels), np.arange(3.0))[:, None, None]
         out = np.where(
-            position < 1, blurred[0] * (1 - position) + blurred[1] * position, blurred[1] * (2 - position) + blurred[2] * (position - 1)
+            position < 1,
+            blurred[0] * (1 - position) + blurred[1] * position,
+            blurred[1] * (2 - position) + blurred[2] * (position - 1),
         )
         side = _gaussian(field, float(levels[1] * 6), axial * 2)
         return (out + s.side_lobe * side).astype(np.float32)
@@ -306,7 +315,10 @@ class BModeSimulator:
         echo = self._psf(scatterers * amplitude[..., None]) * self.depth_gain[..., None]
         echo += (self.tgc * s.noise)[..., None] * innovation[:, ::-1]
         self.clutter_phase += 0.08
-        clutter = math.cos(self.clutter_phase) * self.clutter_fields[0] + math.sin(self.clutter_phase) * self.clutter_fields[1]
+        clutter = (
+            math.cos(self.clutter_phase) * self.clutter_fields[0]
+            + math.sin(self.clutter_phase) * self.clutter_fields[1]
+        )
         echo += self.clutter_map[..., None] * clutter
         envelope = np.sqrt(echo[..., 0] ** 2 + echo[..., 1] ** 2)
 

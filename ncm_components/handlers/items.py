@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from ignite.engine import Engine
 
+from ..transforms.io import pixel_spacing
+
 __all__ = ["processed_items", "as_volume", "video_meta", "item_value", "frame_index"]
 
 
@@ -23,7 +25,7 @@ def processed_items(engine: Engine) -> Iterator[tuple[dict, dict]]:
 
 
 def as_volume(value) -> np.ndarray | None:
-    """(1, H, W, T) or (H, W, T) tensor or array -> (H, W, T) numpy; None stays None."""
+    """(1, X, Y, T) or (X, Y, T) tensor or array -> (X, Y, T) numpy; None stays None."""
     if value is None:
         return None
     array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
@@ -31,11 +33,9 @@ def as_volume(value) -> np.ndarray | None:
 
 
 def video_meta(video) -> tuple[str, tuple[float, float], float]:
-    """(source file, (row, column) spacing in mm with NaN when unknown, fps) from a loaded video's meta."""
+    """(source file, (x, y) spacing in mm with NaN when unknown, fps) from a loaded video's meta."""
     meta = getattr(video, "meta", {}) or {}
-    spacing = meta.get("spacing_mm")
-    spacing = tuple(float(s) for s in spacing) if spacing is not None else (math.nan, math.nan)
-    return str(meta.get("filename_or_obj", "video")), spacing, float(meta.get("fps", math.nan))
+    return str(meta.get("filename_or_obj", "video")), pixel_spacing(meta), float(meta.get("fps", math.nan))
 
 
 def item_value(item: dict, key: str):

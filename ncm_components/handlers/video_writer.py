@@ -1,6 +1,7 @@
 """Write what inference found in each video: mask, LV areas, ED/ES, volumes and EF, overlay and summary figure.
 
-Per video ``<name>`` in ``output_dir``: ``<name>_mask.nii.gz`` (input geometry, spacing and frame rate),
+Per video ``<name>`` in ``output_dir``: ``<name>_mask.nii.gz`` (exactly the input's size and affine: it overlays the
+video voxel for voxel in any viewer; spacing units as the input's, unknown when the input's are),
 ``<name>_areas.csv``, ``<name>_overlay.mp4`` (or ``.gif``) and ``<name>_summary.png``. For the whole run:
 ``predictions.csv`` (one row per video) and, when the inputs name a ``patient`` and a ``view`` (2CH/4CH),
 ``patients.csv`` with biplane volumes. Every file is written atomically.
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
-from ..data.atomic import write_text_atomic
+from ..data.atomic import check_output_dir, write_text_atomic
 from ..metrics.clinical import ejection_fraction, volume_biplane
 from ..metrics.video import ClinicalFigures, clinical_figures
 from ..transforms.io import VIDEO_SUFFIXES, write_volume
@@ -28,18 +29,6 @@ from .video_metrics import rows_to_csv
 __all__ = ["VideoResultsWriter", "check_output_dir"]
 
 logger = logging.getLogger(__name__)
-
-
-def check_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
-    """Create ``output_dir``; raise ``FileExistsError`` when it already holds files and ``overwrite`` is False."""
-    path = Path(output_dir)
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"{path}: output folder is not empty; choose another output_dir or pass --overwrite True to replace "
-            "the results in it."
-        )
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _video_name(path: str) -> str:
@@ -110,7 +99,7 @@ class VideoResultsWriter:
         """Write one video's files; returns its ``predictions.csv`` row."""
         video = item[self.image_key]
         source, spacing, fps = video_meta(video)
-        classes = as_volume(pred).astype(np.uint8)  # H x W x T
+        classes = as_volume(pred).astype(np.uint8)  # X x Y x T, the input's layout
         frames = as_volume(video)
         if classes.shape != frames.shape:
             raise ValueError(f"{source}: prediction {classes.shape} does not match the video {frames.shape}.")
@@ -118,8 +107,14 @@ class VideoResultsWriter:
         figures = clinical_figures(classes, spacing, fps, frame_index(item, "ed_frame"), frame_index(item, "es_frame"))
 
         mask = classes if self.save_all_classes else (classes == LV_CLASS).astype(np.uint8)
-        write_volume(self.output_dir / f"{name}_mask.nii.gz", mask, spacing, fps)
-        area_unit = "mm2" if "no pixel spacing" not in " ".join(figures.notes) else "px"
+        meta = video.meta
+        write_volume(
+            self.output_dir / f"{name}_mask.nii.gz",
+            mask,
+            affine=np.asarray(meta.get("original_affine", meta["affine"])),
+            spacing_known=bool(meta.get("spacing_known", False)),
+        )
+        area_unit = "mm2" if "no pixel spacing" not in " ".join(figures.notes) else "px2"
         area_rows = [{"frame": t, f"lv_area_{area_unit}": a} for t, a in enumerate(figures.areas)]
         write_text_atomic(self.output_dir / f"{name}_areas.csv", rows_to_csv(area_rows))
         if self.overlay_format != "none":
@@ -132,7 +127,7 @@ class VideoResultsWriter:
             figures.ed_frames,
             figures.es_frames,
             title=f"{name}: EF {figures.ef:.1f} %" if not math.isnan(figures.ef) else f"{name}: EF undefined",
-            area_unit="mm²" if area_unit == "mm2" else "pixels",
+            area_unit="mm²" if area_unit == "mm2" else "px²",
         )
         self._remember_view(item, classes, spacing, figures)
         return self._row(name, source, classes.shape[-1], fps, spacing, figures)
@@ -146,14 +141,15 @@ class VideoResultsWriter:
 
     @staticmethod
     def _row(name: str, source: str, frames: int, fps: float, spacing, figures: ClinicalFigures) -> dict:
-        unit = "kpx3" if "no pixel spacing" in " ".join(figures.notes) else "mL"  # thousands of cubic pixels
+        known = "no pixel spacing" not in " ".join(figures.notes)
+        unit = "mL" if known else "kpx3"  # thousands of cubic pixels
         return {
             "name": name,
             "input": source,
             "frames": frames,
             "fps": fps,
-            "spacing_row_mm": spacing[0],
-            "spacing_col_mm": spacing[1],
+            "spacing_x_mm": spacing[0],
+            "spacing_y_mm": spacing[1],
             "ed_frames": " ".join(map(str, figures.ed_frames)),
             "es_frames": " ".join(map(str, figures.es_frames)),
             "ed_frame_used": figures.ed_frame,

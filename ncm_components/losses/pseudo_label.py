@@ -40,7 +40,9 @@ class PseudoLabelLoss(_Loss):
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if student.shape != teacher.shape or student.dim() != 5:
-            raise ValueError(f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)}: expected equal (B, K, H, W, T).")
+            raise ValueError(
+                f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)}: expected equal (B, K, H, W, T)."
+            )
         unannotated = ~annotated_frames(target.reshape(target.shape[0], 1, *target.shape[-3:]))  # B x T
         probs = torch.softmax(teacher.detach().float(), dim=1)
         confidence, pseudo = probs.max(dim=1)  # B x H x W x T

@@ -14,7 +14,7 @@ __all__ = ["CardiacPhases", "lv_areas", "estimate_cycle_length", "detect_ed_es"]
 
 
 def lv_areas(mask: np.ndarray, lv_class: int = LV_CLASS, spacing: tuple[float, float] | None = None) -> np.ndarray:
-    """LV area per frame of a (H, W, T) class mask: mm^2 with a known spacing, pixels otherwise; (T,)."""
+    """LV area per frame of a (X, Y, T) class mask: mm^2 with a known spacing, pixels otherwise; (T,)."""
     pixels = (np.asarray(mask) == lv_class).sum(axis=(0, 1)).astype(np.float64)
     if spacing is None or any(math.isnan(float(s)) for s in spacing):
         return pixels

@@ -19,30 +19,30 @@ def disk_diameters(mask: np.ndarray, spacing: tuple[float, float] | None = (1.0,
     """Disk diameters along the principal axis of a 2D mask.
 
     Args:
-        mask: (H, W) boolean or {0, 1} cavity mask.
-        spacing: (row, column) pixel size in mm (None or NaN: 1, i.e. pixel units).
+        mask: (X, Y) boolean or {0, 1} cavity mask (any 2D layout, with ``spacing`` in the same axis order).
+        spacing: pixel size in mm along axes 0 and 1 (None or NaN: 1, i.e. pixel units).
         num_disks: number of slabs.
 
     Returns:
         (diameters (num_disks,) in mm, long-axis length in mm); zeros and 0.0 for an empty mask.
     """
-    rows, cols = np.nonzero(np.asarray(mask) > 0)
-    if rows.size == 0:
+    first, second = np.nonzero(np.asarray(mask) > 0)
+    if first.size == 0:
         return np.zeros(num_disks), 0.0
-    sy, sx = (1.0 if s is None or math.isnan(s) else float(s) for s in (spacing or (None, None)))
-    points = np.stack([rows * sy, cols * sx], axis=1).astype(np.float64)
+    s0, s1 = (1.0 if s is None or math.isnan(s) else float(s) for s in (spacing or (None, None)))
+    points = np.stack([first * s0, second * s1], axis=1).astype(np.float64)
     centred = points - points.mean(axis=0)
-    if rows.size < 3:
+    if first.size < 3:
         return np.zeros(num_disks), 0.0
     _, vectors = np.linalg.eigh(centred.T @ centred)
     axis = vectors[:, -1]
     along = centred @ axis
-    pixel_extent = abs(axis[0]) * sy / 2 + abs(axis[1]) * sx / 2  # half a pixel's footprint on the axis
+    pixel_extent = abs(axis[0]) * s0 / 2 + abs(axis[1]) * s1 / 2  # half a pixel's footprint on the axis
     start, stop = along.min() - pixel_extent, along.max() + pixel_extent
     length = stop - start
     height = length / num_disks
     slab = np.clip(((along - start) / height).astype(int), 0, num_disks - 1)
-    areas = np.bincount(slab, minlength=num_disks) * sy * sx
+    areas = np.bincount(slab, minlength=num_disks) * s0 * s1
     return areas / height, float(length)
 
 

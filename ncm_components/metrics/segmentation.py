@@ -29,7 +29,7 @@ SEGMENTATION_METRICS = ("dice", "hd95", "assd")
 
 
 def frame_one_hot(classes: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """(H, W, T) class indices (255 allowed, mapped to background) -> (T, K, H, W) one-hot float frames."""
+    """(X, Y, T) class indices (255 allowed, mapped to background) -> (T, K, X, Y) one-hot float frames."""
     classes = torch.as_tensor(classes).long()
     classes = classes.masked_fill(classes == IGNORE_INDEX, 0)
     return F.one_hot(classes.permute(2, 0, 1), num_classes).permute(0, 3, 1, 2).float()
@@ -45,10 +45,10 @@ def per_frame_scores(
     """Scores of every frame and foreground class of one video.
 
     Args:
-        pred: (H, W, T) predicted class indices.
-        label: (H, W, T) ground truth; frames that are mostly 255 are not scored.
+        pred: (X, Y, T) predicted class indices.
+        label: (X, Y, T) ground truth; frames that are mostly 255 are not scored.
         num_classes: K, background included.
-        spacing: (row, column) pixel size in mm; None or NaN: distances in pixels.
+        spacing: (x, y) pixel size in mm, one per array axis; None or NaN: distances in pixels.
         metrics: any of ``"dice"``, ``"hd95"``, ``"assd"``.
 
     Returns:
@@ -59,7 +59,7 @@ def per_frame_scores(
         raise ValueError(f"unknown metrics {sorted(unknown)}; choose from {SEGMENTATION_METRICS}.")
     pred, label = torch.as_tensor(np.asarray(pred)), torch.as_tensor(np.asarray(label))
     if pred.shape != label.shape or pred.dim() != 3:
-        raise ValueError(f"pred {tuple(pred.shape)} and label {tuple(label.shape)} must both be (H, W, T).")
+        raise ValueError(f"pred {tuple(pred.shape)} and label {tuple(label.shape)} must both be (X, Y, T).")
     frames = pred.shape[-1]
     annotated = torch.as_tensor(annotated_frames(label))
     scores = {name: np.full((frames, num_classes - 1), np.nan) for name in metrics}
@@ -88,7 +88,7 @@ def per_frame_scores(
 class AnnotatedFrameDiceMetric(CumulativeIterationMetric):
     """Mean foreground Dice over the annotated frames of clips: the key metric of validation.
 
-    ``__call__(y_pred, y)``: y_pred (B, K, H, W, T) one-hot (or (B, 1, H, W, T) class indices); y (B, 1, H, W, T)
+    ``__call__(y_pred, y)``: y_pred (B, K, X, Y, T) one-hot (or (B, 1, X, Y, T) class indices); y (B, 1, X, Y, T)
     class indices with 255 on unannotated frames. ``aggregate()`` returns the mean over every annotated frame and
     foreground class seen since the last ``reset()``.
     """

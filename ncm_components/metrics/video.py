@@ -37,7 +37,7 @@ def _nanmean(values) -> float:
 
 
 def _volumes(mask: np.ndarray, ed: int | None, es: int | None, spacing) -> tuple[float, float, float]:
-    """(EDV, ESV, EF) from the LV of a (H, W, T) mask at frames ed/es; NaN where a frame is missing or empty."""
+    """(EDV, ESV, EF) from the LV of a (X, Y, T) mask at frames ed/es; NaN where a frame is missing or empty."""
     if ed is None or es is None:
         return math.nan, math.nan, math.nan
     edv = volume_single_plane(mask[..., ed] == LV_CLASS, spacing)
@@ -70,7 +70,7 @@ def clinical_figures(
     ed_frame: int | None = None,
     es_frame: int | None = None,
 ) -> ClinicalFigures:
-    """LV area curve, ED/ES frames and single-plane EDV/ESV/EF of a (H, W, T) class mask.
+    """LV area curve, ED/ES frames and single-plane EDV/ESV/EF of a (X, Y, T) class mask.
 
     ED/ES are detected on the area curve (largest/smallest area of each cycle, :func:`detect_ed_es`); the volumes
     use ``ed_frame``/``es_frame`` when given (the reference frames), else the first detected ED and the first
@@ -114,10 +114,10 @@ def score_video(
     """Score one predicted video against its sparse and/or full references.
 
     Args:
-        pred: (H, W, T) predicted classes.
-        label: (H, W, T) sparse reference (255 on unannotated frames): "semi" scores on its annotated frames.
-        label_full: (H, W, T) reference on every frame: "full" scores.
-        spacing: (row, column) mm; None/NaN: distances in pixels and volumes in pixel units.
+        pred: (X, Y, T) predicted classes.
+        label: (X, Y, T) sparse reference (255 on unannotated frames): "semi" scores on its annotated frames.
+        label_full: (X, Y, T) reference on every frame: "full" scores.
+        spacing: (x, y) mm, one per array axis; None/NaN: distances in pixels and volumes in pixel units.
         ed_frame, es_frame: reference ED/ES frames (for EF and the frame error of the detected ones).
         fps: frame rate, used by ED/ES detection.
         num_classes: K of the masks.

@@ -1,21 +1,31 @@
-"""MONAI transforms for echo videos: loading, clip sampling, sparse-label helpers and augmentation."""
+"""MONAI transforms and readers for echo videos: loading, clip sampling, sparse-label helpers and augmentation."""
 
-from .io import Video, VideoReadError, read_video, write_volume
+from .integrity import IncompleteFileError, check_complete
+from .io import Video, VideoReadError, load_video, pixel_spacing, read_video, video_format, write_volume
 from .labels import IGNORE_INDEX, AnnotatedFramesd, EmptyFramesUnannotatedd, annotated_frames, sparse_label
+from .readers import MetaImageReader, UltrasoundDicomReader, VideoFileReader
 from .video import LoadVideod, RandSpeckleNoised, SampleClipd, clip_indices
 
 __all__ = [
     "IGNORE_INDEX",
     "AnnotatedFramesd",
     "EmptyFramesUnannotatedd",
+    "IncompleteFileError",
     "LoadVideod",
+    "MetaImageReader",
     "RandSpeckleNoised",
     "SampleClipd",
+    "UltrasoundDicomReader",
     "Video",
+    "VideoFileReader",
     "VideoReadError",
     "annotated_frames",
+    "check_complete",
     "clip_indices",
+    "load_video",
+    "pixel_spacing",
     "read_video",
     "sparse_label",
+    "video_format",
     "write_volume",
 ]

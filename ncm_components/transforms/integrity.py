@@ -63,7 +63,7 @@ def _stream_length(path: Path, compressed: bool) -> int:
     """Bytes of the (decompressed) stream; a gzip stream cut short or with a bad CRC raises with the file named."""
     total = 0
     try:
-        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as f:
             while chunk := f.read(_CHUNK):
                 total += len(chunk)
     except (EOFError, OSError, zlib.error) as err:
@@ -161,4 +161,3 @@ def _check_dicom(path: Path) -> None:
             f"{path}: pixel data holds {actual} bytes but {frames} frame(s) of {ds.Rows}x{ds.Columns} need "
             f"{expected}; the file is truncated."
         )
-

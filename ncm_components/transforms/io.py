@@ -1,48 +1,54 @@
-"""Read and write echo videos and label volumes in one in-memory layout: (H, W, T) arrays, time last.
+"""Read and write echo videos and label volumes in MONAI's layout: (X, Y, T) arrays, the file's affine, time last.
 
-Formats: NIfTI (``.nii``, ``.nii.gz``) and MetaImage (``.mhd``) through SimpleITK, AVI/MP4 through OpenCV, DICOM
-cine loops (``.dcm`` or extension-less files) through SimpleITK with tags from pydicom. SimpleITK's array order is
-(T, H, W) with spacing (x=W, y=H, t); it is transposed here once, so every caller sees (H, W, T) and
-``spacing = (row mm, column mm)``. Unknown spacing is NaN (distances are then in pixels); unknown fps is NaN.
+One layout everywhere, the one MONAI's ``LoadImage`` gives a NIfTI file: spatial axes in the file's order (axis 0 = x
+= image columns, axis 1 = y = image rows), the frames last, and the file's affine (RAS) as ``affine`` and
+``original_affine``. Masks saved from it with MONAI's writers land on their video voxel for voxel in any viewer.
+
+Readers, picked by file type (:func:`video_format`): NIfTI through MONAI's ``NibabelReader``; MetaImage, AVI/MP4 and
+DICOM through the ``ImageReader``s of :mod:`.readers`. Every file is first checked for truncation
+(:mod:`.integrity`). Whether the pixel spacing is a physical size (``spacing_known``) travels with the image: NIfTI
+says so in its ``xyzt_units`` (unknown units: spacing unknown), AVI/MP4 never have one, DICOM has one when it is
+calibrated, MetaImage always (mm). Unknown spacing is reported in pixels, never in mm.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
+import torch
+from monai.data import MetaTensor, NibabelReader
+from monai.transforms import LoadImage
 
 from ..data.atomic import atomic_path
 from .integrity import check_complete
+from .readers import MetaImageReader, UltrasoundDicomReader, VideoFileReader, frame_time_to_fps
 
-__all__ = ["Video", "VideoReadError", "read_video", "write_volume", "video_format"]
+__all__ = [
+    "Video",
+    "VideoReadError",
+    "load_video",
+    "read_video",
+    "write_volume",
+    "video_format",
+    "is_dicom_file",
+    "pixel_spacing",
+    "VIDEO_SUFFIXES",
+]
 
 VIDEO_SUFFIXES = {".nii": "nifti", ".nii.gz": "nifti", ".mhd": "mhd", ".avi": "video", ".mp4": "video", ".dcm": "dicom"}
+_READERS = {"nifti": NibabelReader, "mhd": MetaImageReader, "video": VideoFileReader, "dicom": UltrasoundDicomReader}
+_NIFTI_SPACE_UNITS_MM = {1: 1000.0, 2: 1.0, 3: 0.001}  # NIfTI xyzt_units codes: metre, millimetre, micron
+_NIFTI_MM_MSEC = 2 | 16  # xyzt_units: mm and ms
 
 
 class VideoReadError(ValueError):
     """A video or label file that cannot be read; the message names the file and the problem."""
-
-
-@dataclass
-class Video:
-    """A video or label volume: ``array`` (H, W, T), pixel ``spacing`` (row, column) in mm, ``fps``, ``path``."""
-
-    array: np.ndarray
-    spacing: tuple[float, float] = (math.nan, math.nan)
-    fps: float = math.nan
-    path: str = ""
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.array.shape[2])
-
-    @property
-    def has_spacing(self) -> bool:
-        return not any(math.isnan(s) for s in self.spacing)
 
 
 def video_format(path: str | Path) -> str:
@@ -56,113 +62,156 @@ def video_format(path: str | Path) -> str:
     raise VideoReadError(f"{path}: unsupported file type; expected one of {sorted(VIDEO_SUFFIXES)} or DICOM.")
 
 
-def read_video(path: str | Path) -> Video:
-    """Read any supported file into a :class:`Video` with an (H, W, T) array (T >= 1).
+def is_dicom_file(path: str | Path) -> bool:
+    """A ``.dcm`` file, or an extension-less file with the DICOM preamble ("DICM" after 128 bytes)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    if path.name.lower().endswith(".dcm"):
+        return True
+    if "." in path.name:
+        return False
+    with open(path, "rb") as f:
+        return f.read(132)[128:] == b"DICM"
+
+
+def _nifti_units(meta: dict) -> tuple[bool, float]:
+    """(spacing known, mm per file unit) from a NIfTI header's xyzt_units."""
+    units = int(np.asarray(meta.get("xyzt_units", 0)).item()) & 0x07
+    return units in _NIFTI_SPACE_UNITS_MM, _NIFTI_SPACE_UNITS_MM.get(units, 1.0)
+
+
+def pixel_spacing(meta: dict) -> tuple[float, float]:
+    """(x, y) pixel spacing in mm of a loaded video's meta; (NaN, NaN) when the spacing is unknown."""
+    spacing = meta.get("pixel_spacing")
+    if spacing is None:
+        return (math.nan, math.nan)
+    return tuple(float(s) for s in np.asarray(spacing, dtype=np.float64).ravel()[:2])
+
+
+@functools.lru_cache(maxsize=None)
+def _loader(dtype) -> LoadImage:
+    """One MONAI ``LoadImage`` per output dtype (building one registers every default reader: slow and noisy)."""
+    plugin_log = logging.getLogger("monai.data.nvimgcodec_pydicom_plugin")
+    level = plugin_log.level
+    plugin_log.setLevel(logging.ERROR)  # a GPU DICOM decoder MONAI probes for; the readers here do not use it
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return LoadImage(image_only=True, ensure_channel_first=True, dtype=dtype, simple_keys=True)
+    finally:
+        plugin_log.setLevel(level)
+
+
+def load_video(path: str | Path, dtype=np.float32) -> MetaTensor:
+    """Load any supported file as MONAI's ``LoadImage`` does: a MetaTensor (1, X, Y, T), T >= 1.
+
+    Meta: MONAI's (``affine``, ``original_affine``, ``spatial_shape``, ``filename_or_obj``...) plus
+    ``spacing_known`` (bool), ``pixel_spacing`` (x, y) in mm (NaN when unknown) and ``fps`` (NaN when unknown).
 
     Raises:
-        VideoReadError: missing or unreadable file, or a video with zero frames; the message names the file.
+        VideoReadError: missing, truncated or unreadable file, or zero frames; the message names the file.
     """
     path = Path(path)
     if not path.is_file():
         raise VideoReadError(f"{path}: file not found.")
     kind = video_format(path)
-    check_complete(path)
     try:
-        video = {"nifti": _read_itk, "mhd": _read_itk, "video": _read_opencv, "dicom": _read_dicom}[kind](path)
-    except VideoReadError:
-        raise
+        check_complete(path)
+        image = _loader(dtype)(str(path), reader=_READERS[kind]())
     except Exception as err:  # the libraries' own errors, re-raised with the file's name
-        raise VideoReadError(f"{path}: cannot be read as {kind} ({err}).") from err
-    if video.array.ndim != 3 or video.num_frames == 0 or video.array.size == 0:
-        raise VideoReadError(f"{path}: no frames (array shape {video.array.shape}).")
-    video.path = str(path)
-    return video
+        message = str(err) if str(path) in str(err) else f"{path}: cannot be read as {kind} ({err})."
+        raise VideoReadError(message) from err
+    if image.dim() == 3:  # a single 2D frame
+        image = image.unsqueeze(-1)
+    if image.dim() != 4 or image.shape[-1] == 0 or image.numel() == 0:
+        raise VideoReadError(f"{path}: expected a 2D image or a 2D+time volume, got shape {tuple(image.shape)}.")
+    meta = image.meta
+    affine = np.asarray(meta["affine"], dtype=np.float64)
+    known, scale = _nifti_units(meta) if kind == "nifti" else (bool(meta.get("spacing_known", True)), 1.0)
+    spacing = np.linalg.norm(affine[:3, :2], axis=0) * scale
+    meta["spacing_known"] = known
+    meta["pixel_spacing"] = torch.as_tensor(spacing if known else [math.nan, math.nan], dtype=torch.float64)
+    if kind == "nifti":
+        meta["fps"] = frame_time_to_fps(float(np.linalg.norm(affine[:3, 2])), int(image.shape[-1]))
+    meta["fps"] = float(meta.get("fps", math.nan))
+    meta["filename_or_obj"] = str(path)
+    return image
 
 
-def _read_itk(path: Path) -> Video:
-    image = sitk.ReadImage(str(path))
-    array = sitk.GetArrayFromImage(image)
-    if image.GetNumberOfComponentsPerPixel() > 1:  # colour: luminance
-        array = array[..., :3].mean(axis=-1)
-    if array.ndim == 2:  # a single 2D frame
-        array = array[None]
-    if array.ndim != 3:
-        raise VideoReadError(f"{path}: expected a 2D image or a 2D+time volume, got array shape {array.shape}.")
-    spacing = image.GetSpacing()
-    fps = math.nan
-    if len(spacing) > 2 and array.shape[0] > 1 and spacing[2] not in (0.0, 1.0):
-        fps = 1000.0 / spacing[2] if spacing[2] > 1.0 else 1.0 / spacing[2]  # frame time in ms or s
-    return Video(np.ascontiguousarray(array.transpose(1, 2, 0)), (float(spacing[1]), float(spacing[0])), fps)
+@dataclass
+class Video:
+    """A loaded video or label volume: ``array`` (X, Y, T), ``affine`` (4 x 4, RAS), spacing knowledge, ``fps``."""
+
+    array: np.ndarray
+    affine: np.ndarray
+    spacing_known: bool = True
+    fps: float = math.nan
+    path: str = ""
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.array.shape[2])
+
+    @property
+    def spacing(self) -> tuple[float, float]:
+        """(x, y) pixel spacing in mm; (NaN, NaN) when unknown."""
+        if not self.spacing_known:
+            return (math.nan, math.nan)
+        return tuple(float(s) for s in np.linalg.norm(self.affine[:3, :2], axis=0))
 
 
-def _read_opencv(path: Path) -> Video:
-    import cv2
-
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise VideoReadError(f"{path}: OpenCV cannot open this video.")
-    frames = []
-    try:
-        announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame)
-        fps = float(capture.get(cv2.CAP_PROP_FPS)) or math.nan
-    finally:
-        capture.release()
-    if not frames:
-        raise VideoReadError(f"{path}: no frames could be decoded.")
-    if announced > 0 and len(frames) < announced:
-        raise VideoReadError(f"{path}: decoded {len(frames)} of the {announced} frames its header announces; truncated?")
-    return Video(np.stack(frames, axis=-1), fps=fps)
+def read_video(path: str | Path) -> Video:
+    """:func:`load_video` as a plain :class:`Video` (the converters' view); same errors."""
+    image = load_video(path, dtype=None)
+    meta = image.meta
+    return Video(
+        image.numpy()[0],
+        np.asarray(meta["affine"], dtype=np.float64),
+        bool(meta["spacing_known"]),
+        float(meta["fps"]),
+        str(path),
+    )
 
 
-def _read_dicom(path: Path) -> Video:
-    import pydicom
-
-    header = pydicom.dcmread(str(path), stop_before_pixels=True)
-    image = sitk.ReadImage(str(path))
-    array = sitk.GetArrayFromImage(image)
-    if image.GetNumberOfComponentsPerPixel() > 1:
-        array = array[..., :3].mean(axis=-1)
-    if array.ndim == 2:
-        array = array[None]
-    spacing = _dicom_spacing(header)
-    fps = math.nan
-    if "FrameTime" in header and float(header.FrameTime) > 0:
-        fps = 1000.0 / float(header.FrameTime)
-    elif "CineRate" in header and float(header.CineRate) > 0:
-        fps = float(header.CineRate)
-    return Video(np.ascontiguousarray(array.transpose(1, 2, 0)), spacing, fps)
-
-
-def _dicom_spacing(header) -> tuple[float, float]:
-    """Pixel spacing (row, column) in mm: ultrasound region calibration (cm) first, then PixelSpacing."""
-    for region in header.get("SequenceOfUltrasoundRegions", []):
-        units_x, units_y = region.get("PhysicalUnitsXDirection"), region.get("PhysicalUnitsYDirection")
-        if units_x == 3 and units_y == 3:  # 3 = cm
-            return (abs(float(region.PhysicalDeltaY)) * 10.0, abs(float(region.PhysicalDeltaX)) * 10.0)
-    if "PixelSpacing" in header:
-        row, column = header.PixelSpacing
-        return (float(row), float(column))
-    return (math.nan, math.nan)
+def volume_affine(spacing: tuple[float, float] | None, fps: float = math.nan) -> np.ndarray:
+    """diag(x spacing, y spacing, frame time in ms, 1); unit pixel spacing when ``spacing`` is None or NaN."""
+    sx, sy = (1.0, 1.0) if spacing is None or any(math.isnan(float(s)) for s in spacing) else spacing
+    frame_time = 1000.0 / fps if fps and not math.isnan(fps) else 1.0
+    return np.diag([float(sx), float(sy), frame_time, 1.0])
 
 
 def write_volume(
-    path: str | Path, array: np.ndarray, spacing: tuple[float, float] = (1.0, 1.0), fps: float = math.nan
+    path: str | Path,
+    array: np.ndarray,
+    spacing: tuple[float, float] | None = None,
+    fps: float = math.nan,
+    affine: np.ndarray | None = None,
+    spacing_known: bool | None = None,
 ) -> Path:
-    """Write an (H, W, T) array as NIfTI (or any SimpleITK format by suffix) atomically; returns the path.
+    """Write an (X, Y, T) array as NIfTI atomically; returns the path.
 
-    Unknown spacing (NaN) is written as 1 mm; the frame time (ms) is stored as the third spacing when fps is known.
+    Args:
+        path: ``.nii`` or ``.nii.gz`` file.
+        array: (X, Y, T) video or label volume, MONAI's layout.
+        spacing: (x, y) pixel spacing in mm; None or NaN: unknown (written as 1 with unknown units).
+        fps: frame rate; the frame time (ms) is the third axis' spacing.
+        affine: the full 4 x 4 affine (RAS) instead of ``spacing`` and ``fps``, e.g. a source file's.
+        spacing_known: whether the spacing is physical; default: known when ``affine`` or a finite ``spacing`` is
+            given. Unknown spacing is stored as NIfTI's unknown units, so readers report pixels.
     """
+    import nibabel as nib
+
     path = Path(path)
+    if not path.name.lower().endswith((".nii", ".nii.gz")):
+        raise ValueError(f"{path}: write_volume writes NIfTI (.nii or .nii.gz).")
     if array.ndim != 3:
-        raise ValueError(f"{path}: expected an (H, W, T) array, got shape {array.shape}.")
-    image = sitk.GetImageFromArray(np.ascontiguousarray(array.transpose(2, 0, 1)))
-    row, column = (1.0 if math.isnan(s) else float(s) for s in spacing)
-    image.SetSpacing((column, row, 1000.0 / fps if fps and not math.isnan(fps) else 1.0))
+        raise ValueError(f"{path}: expected an (X, Y, T) array, got shape {array.shape}.")
+    if spacing_known is None:
+        spacing_known = affine is not None or (spacing is not None and not any(math.isnan(float(s)) for s in spacing))
+    affine = np.asarray(affine, dtype=np.float64) if affine is not None else volume_affine(spacing, fps)
+    image = nib.Nifti1Image(np.asarray(array), affine)
+    image.header.set_xyzt_units(*(("mm", "msec") if spacing_known else (0, "msec")))
     with atomic_path(path) as tmp:
-        sitk.WriteImage(image, str(tmp), useCompression=True)
+        nib.save(image, str(tmp))
     return path

@@ -1,7 +1,8 @@
 """MONAI dictionary transforms for echo videos: load any supported file, sample ED->ES clips, speckle noise.
 
-Every video is a MetaTensor (C, H, W, T), time last; its meta holds ``spacing_mm`` (row, column; NaN when unknown),
-``fps``, ``filename_or_obj`` and ``num_frames`` of the source file.
+Every video is a MetaTensor (1, X, Y, T) exactly as MONAI's ``LoadImaged`` gives a NIfTI file (spatial axes in the
+file's order, time last, the file's affine); its meta adds ``spacing_known``, ``pixel_spacing`` (x, y; NaN when
+unknown) and ``fps`` (see :func:`~ncm_components.transforms.io.load_video`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import torch
 from monai.config import KeysCollection
-from monai.data import MetaTensor
 from monai.transforms import MapTransform, RandomizableTransform
 
-from .io import read_video
+from .io import load_video
 from .labels import annotated_frames, check_label_values
 
 __all__ = ["LoadVideod", "SampleClipd", "RandSpeckleNoised", "clip_indices", "CLIP_MODES"]
@@ -23,38 +23,19 @@ __all__ = ["LoadVideod", "SampleClipd", "RandSpeckleNoised", "clip_indices", "CL
 CLIP_MODES = ("uniform", "random", "all", "window", "mixed")
 
 
-def _to_meta_tensor(video, dtype: torch.dtype) -> MetaTensor:
-    sy, sx = video.spacing
-    frame_time = 1000.0 / video.fps if not math.isnan(video.fps) else 1.0
-    affine = torch.diag(
-        torch.tensor(
-            [1.0 if math.isnan(sy) else sy, 1.0 if math.isnan(sx) else sx, frame_time, 1.0], dtype=torch.float64
-        )
-    )
-    meta = {
-        "filename_or_obj": video.path,
-        "spacing_mm": torch.tensor([sy, sx], dtype=torch.float32),
-        "fps": float(video.fps),
-        "num_frames": video.num_frames,
-        "spatial_shape": np.asarray(video.array.shape),  # (H, W, T) as read, as MONAI's LoadImage records it
-    }
-    array = torch.as_tensor(np.asarray(video.array)).to(dtype)
-    return MetaTensor(array.unsqueeze(0), affine=affine, meta=meta)
-
-
 class LoadVideod(MapTransform):
-    """Load videos and label volumes (NIfTI, MHD, AVI/MP4, DICOM) as MetaTensors (1, H, W, T).
+    """Load videos and label volumes (NIfTI, MHD, AVI/MP4, DICOM) as MetaTensors (1, X, Y, T), MONAI's layout.
 
     Args:
         keys: keys holding file paths.
         label_keys: keys (among ``keys``) holding label volumes: loaded as uint8 and checked against ``num_classes``.
         num_classes: classes of the labels (255 = not annotated is always allowed); None skips the value check.
-        reference_key: the video the labels must match in (H, W, T).
+        reference_key: the video the labels must match in (X, Y, T).
         allow_missing_keys: skip keys absent from the item.
 
     Raises:
-        VideoReadError / ValueError: unreadable files, zero frames, label values outside the classes, a label whose
-        shape or frame count differs from the video; each message names the file.
+        VideoReadError / ValueError: missing, truncated or unreadable files, zero frames, label values outside the
+        classes, a label whose shape or frame count differs from the video; each message names the file.
     """
 
     def __init__(
@@ -75,19 +56,19 @@ class LoadVideod(MapTransform):
         for key in self.key_iterator(d):
             if isinstance(d[key], torch.Tensor):
                 continue  # already loaded
-            video = read_video(d[key])
             if key in self.label_keys:
+                label = load_video(d[key], dtype=np.uint8)
                 if self.num_classes is not None:
-                    check_label_values(video.array, self.num_classes, video.path)
-                d[key] = _to_meta_tensor(video, torch.uint8)
+                    check_label_values(label.numpy(), self.num_classes, label.meta["filename_or_obj"])
+                d[key] = label
             else:
-                d[key] = _to_meta_tensor(video, torch.float32)
+                d[key] = load_video(d[key], dtype=np.float32)
         reference = d.get(self.reference_key)
         for key in self.label_keys:
             if key in d and isinstance(d[key], torch.Tensor) and isinstance(reference, torch.Tensor):
                 if tuple(d[key].shape[1:]) != tuple(reference.shape[1:]):
                     raise ValueError(
-                        f"{d[key].meta['filename_or_obj']}: label shape (H, W, T) {tuple(d[key].shape[1:])} does not "
+                        f"{d[key].meta['filename_or_obj']}: label shape (X, Y, T) {tuple(d[key].shape[1:])} does not "
                         f"match the video {reference.meta['filename_or_obj']} {tuple(reference.shape[1:])}."
                     )
         return d

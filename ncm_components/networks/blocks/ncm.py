@@ -136,7 +136,11 @@ class NeighborhoodCorrelationMining(nn.Module):
         bias = self.temporal_bias[:, :, None] + self.spatial_bias[:, None, :]  # heads x R x k^2
         affinities, values = [], []
         for dt in range(2 * r + 1):
-            k_t, v_t, valid_t = k_pad[:, :, :, dt : dt + frames], v_pad[:, :, :, dt : dt + frames], valid[:, :, dt : dt + frames]
+            k_t, v_t, valid_t = (
+                k_pad[:, :, :, dt : dt + frames],
+                v_pad[:, :, :, dt : dt + frames],
+                valid[:, :, dt : dt + frames],
+            )
             for w, (dy, dx) in enumerate((dy, dx) for dy in range(self.window_size) for dx in range(self.window_size)):
                 rows, cols = slice(dy, dy + height), slice(dx, dx + width)
                 logit = (q * k_t[..., rows, cols]).sum(dim=2)  # B x heads x T x H x W
@@ -162,7 +166,9 @@ class NeighborhoodCorrelationMining(nn.Module):
         v_ctx = kv[:, self.key_channels :].reshape(bt, heads, dv, *kv.shape[-2:])
         q = q.reshape(bt, heads, dk, height, width) * (dk**-0.5)
         affinities, values = [], []
-        for n, (dy, dx) in enumerate((dy, dx) for dy in range(self.context_window) for dx in range(self.context_window)):
+        for n, (dy, dx) in enumerate(
+            (dy, dx) for dy in range(self.context_window) for dx in range(self.context_window)
+        ):
             rows, cols = slice(2 * dy, 2 * dy + height), slice(2 * dx, 2 * dx + width)
             logit = (q * k_ctx[..., rows, cols]).sum(dim=2) + self.context_bias[:, n].reshape(1, heads, 1, 1)
             affinities.append(logit + (1.0 - valid[:, :, rows, cols]) * _MASKED_LOGIT)
