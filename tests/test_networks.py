@@ -53,9 +53,28 @@ def test_ablation_flags_remove_modules(kwargs, expected_modules):
         assert net(torch.randn(1, 1, 32, 32, 3)).shape == (1, 2, 32, 32, 3)
 
 
+def wake(module: torch.nn.Module) -> torch.nn.Module:
+    """Give the zero-initialised residual branches (NCM's output norm, UMA's output layers) non-zero weights, so
+    that tests can see what flows through them."""
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if not parameter.abs().sum() > 0:
+                parameter.normal_(0.0, 0.5)
+    return module
+
+
+def test_residual_branches_start_as_the_identity():
+    net = ncmnet_small().eval()
+    no_modules = ncmnet_small(use_ncm=False, use_uma=False).eval()
+    no_modules.load_state_dict(net.state_dict(), strict=False)
+    clip = torch.randn(1, 1, 32, 32, 3)
+    with torch.no_grad():
+        assert torch.allclose(net(clip), no_modules(clip), atol=1e-6)  # NCM and UMA add nothing before training
+
+
 @pytest.mark.parametrize("builder,kwargs", [(NCMNet, TINY), (ncmnet_small, {})])
 def test_every_parameter_receives_a_gradient(builder, kwargs):
-    net = builder(**kwargs).train()
+    net = wake(builder(**kwargs)).train()
     out = net(torch.randn(2, 1, 32, 32, 4))
     (out * torch.randn_like(out)).sum().backward()
     missing = [name for name, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
@@ -131,7 +150,7 @@ def test_ncm_matches_per_pixel_reference(window, radius, with_context):
 def test_ncm_repeated_frame_equals_single_frame(frames):
     """Documented behaviour of the space-time branch: out-of-clip neighbours are masked and the position bias
     factorises into space and time, so T copies of a frame give that frame's output."""
-    block = NeighborhoodCorrelationMining(16, num_heads=2).eval()
+    block = wake(NeighborhoodCorrelationMining(16, num_heads=2)).eval()
     _randomise_biases(block)
     frame = torch.randn(1, 16, 8, 8)
     with torch.no_grad():
@@ -142,7 +161,7 @@ def test_ncm_repeated_frame_equals_single_frame(frames):
 
 
 def test_ncm_uses_temporal_neighbours_and_the_coarser_level():
-    block = NeighborhoodCorrelationMining(16, context_channels=8).eval()
+    block = wake(NeighborhoodCorrelationMining(16, context_channels=8)).eval()
     clip, context = torch.randn(3, 16, 8, 8), torch.randn(3, 8, 4, 4)
     changed = clip.clone()
     changed[2] = torch.randn(16, 8, 8)
@@ -150,7 +169,7 @@ def test_ncm_uses_temporal_neighbours_and_the_coarser_level():
         assert not torch.allclose(block(clip, 3, context)[1], block(changed, 3, context)[1])  # frame 1 sees frame 2
         assert not torch.allclose(block(clip, 3, context)[1], block(clip, 3, torch.randn(3, 8, 4, 4))[1])
         assert block(clip, 3).shape == clip.shape  # the cross-scale branch is optional
-        no_time = NeighborhoodCorrelationMining(16, context_channels=8, temporal_radius=0).eval()
+        no_time = wake(NeighborhoodCorrelationMining(16, context_channels=8, temporal_radius=0)).eval()
         no_time.load_state_dict({k: v for k, v in block.state_dict().items() if k != "temporal_bias"}, strict=False)
         assert torch.allclose(no_time(clip, 3, context)[1], no_time(changed, 3, context)[1])  # r = 0: independent
 
@@ -171,7 +190,7 @@ def _uma_inputs():
 @pytest.mark.parametrize("rule", ["max_prob", "margin", "entropy"])
 @pytest.mark.parametrize("threshold,max_ratio", [(0.0, 0.05), (0.1, 0.3), (0.3, 1.0)])
 def test_uma_leaves_reliable_pixels_bit_identical(rule, threshold, max_ratio):
-    uma = UnreliableMaskedAttention(8, 3, threshold=threshold, max_ratio=max_ratio, num_heads=2, reliability=rule)
+    uma = wake(UnreliableMaskedAttention(8, 3, threshold=threshold, max_ratio=max_ratio, num_heads=2, reliability=rule))
     features, logits = _uma_inputs()
     with torch.no_grad():
         out = uma.eval()(features, logits)
@@ -193,7 +212,7 @@ def test_uma_refines_nothing_when_the_coarse_prediction_is_sure():
 
 
 def test_uma_context_includes_reliable_pixels():
-    uma = UnreliableMaskedAttention(8, 3, threshold=0.0, max_ratio=0.1).eval()
+    uma = wake(UnreliableMaskedAttention(8, 3, threshold=0.0, max_ratio=0.1)).eval()
     features, logits = _uma_inputs()
     refined = uma.refined_mask(logits).reshape(4, 12, 10)
     reliable = (~refined[0]).nonzero()[0]  # a pixel UMA does not refine

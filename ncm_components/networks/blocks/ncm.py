@@ -30,7 +30,8 @@ class NeighborhoodCorrelationMining(nn.Module):
       window around (y / 2, x / 2) of the same frame (cross-scale neighbourhood), with their own position bias.
 
     One softmax runs over all these neighbours and the values are summed with its weights, then projected back to
-    ``channels`` (1x1 conv + norm) and added to the input. Neighbours outside the clip or the image are masked out of
+    ``channels`` (1x1 conv + norm, the norm's scale initialised to zero so that the block starts as the identity) and
+    added to the input. Neighbours outside the clip or the image are masked out of
     the softmax (not zero-padded into it); with the factorised position bias, a clip of ``T`` copies of one frame
     gives exactly the output of that frame alone, and ``T = 1`` is spatial and cross-scale correlation.
 
@@ -96,6 +97,9 @@ class NeighborhoodCorrelationMining(nn.Module):
             nn.Conv2d(value_channels, channels, kernel_size=1, bias=False),
             get_norm_layer(norm, spatial_dims=2, channels=channels),
         )
+        norm_layer = self.project[1]
+        if getattr(norm_layer, "weight", None) is not None:
+            nn.init.zeros_(norm_layer.weight)  # the block starts as the identity and adds only what training finds
 
     def forward(self, x: torch.Tensor, num_frames: int, context: torch.Tensor | None = None) -> torch.Tensor:
         return x + self.project(self.correlate(x, num_frames, context).to(x.dtype))

@@ -56,6 +56,7 @@ class UnreliableMaskedAttention(nn.Module):
     - one prototype per class: the mean feature of the frame weighted by that class's probability times reliability.
 
     Updates are scattered back to the refined pixels; every other pixel of the output is bit-identical to the input.
+    The attention output and MLP projections start at zero, so the block starts as the identity.
 
     Args:
         channels: feature channels C.
@@ -107,6 +108,9 @@ class UnreliableMaskedAttention(nn.Module):
         self.norm_mlp = nn.LayerNorm(channels)
         hidden = max(int(channels * mlp_ratio), 1)
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
+        for layer in (self.out, self.mlp[-1]):  # the refinement starts as the identity
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def num_tokens(self, height: int, width: int) -> int:
         """Largest number of refined pixels per frame for an (H, W) map."""
@@ -135,7 +139,7 @@ class UnreliableMaskedAttention(nn.Module):
 
         context = self._context(features, probs, 1.0 - score, position)  # N x S x C
         update = self._attend(self.norm_query(queries), self.norm_context(context))
-        refined = queries + update
+        refined = tokens + update  # the embedding informs the attention; the residual stream is the features
         refined = refined + self.mlp(self.norm_mlp(refined))
         tokens = torch.where(active, refined, tokens)  # N x k x C: only pixels above the threshold change
 
