@@ -14,7 +14,6 @@ atomically.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -28,6 +27,7 @@ import torch
 import yaml
 
 from .data.atomic import atomic_path
+from .handlers.checkpoint import file_sha256, read_checkpoint
 
 __all__ = ["BUNDLE_NAME", "ExportedBundle", "export_bundle", "check_metadata", "load_model_state"]
 
@@ -44,14 +44,6 @@ class ExportedBundle:
     folder: Path
     zip_file: Path
     wheel: Path | None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_metadata(meta_file: Path, schema_file: Path | None = None) -> dict:
@@ -85,7 +77,7 @@ def load_model_state(checkpoint: Path, network: torch.nn.Module) -> dict:
     """
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"{checkpoint}: checkpoint not found; train first or give the path of model.pt.")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = read_checkpoint(checkpoint, map_location="cpu")
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     expected = network.state_dict()
@@ -162,7 +154,12 @@ def export_bundle(
 
         export_torchscript(network, models / "model.ts", spatial_size=(image_size, image_size))
         entries = [
-            {"path": f"models/{name}", "url": weights_url, "hash_val": _sha256(models / name), "hash_type": "sha256"}
+            {
+                "path": f"models/{name}",
+                "url": weights_url,
+                "hash_val": file_sha256(models / name),
+                "hash_type": "sha256",
+            }
             for name in ("model.pt", "model.ts")
         ]
         (staging / "large_files.yml").write_text(_large_files_yaml(entries, weights_note))

@@ -5,6 +5,6 @@ Converters and the generator live in their own modules (``camus``, ``echonet``, 
 """
 
 from .datalist import load_datalist, write_datalist
-from .dataset import BadItemError, EchoCacheDataset
+from .dataset import BadItemError, EchoCacheDataset, VideoStream
 
-__all__ = ["BadItemError", "EchoCacheDataset", "load_datalist", "write_datalist"]
+__all__ = ["BadItemError", "EchoCacheDataset", "VideoStream", "load_datalist", "write_datalist"]

@@ -21,15 +21,29 @@ PATH_KEYS = ("image", "label", "label_full")
 logger = logging.getLogger(__name__)
 
 
-def load_datalist(path: str | Path, split: str = "training") -> list[dict]:
-    """Items of one split with absolute ``image``/``label``/``label_full`` paths."""
+def load_datalist(path: str | Path, split: str = "training", required: bool = False) -> list[dict]:
+    """Items of one split with absolute ``image``/``label``/``label_full`` paths.
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: not valid JSON, not a datalist, no such split, or (``required``)
+        an empty split; each message names the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: datalist not found.")
-    with open(path) as f:
-        content = json.load(f)
+    try:
+        with open(path) as f:
+            content = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a valid JSON datalist ({err}).") from err
+    if not isinstance(content, dict):
+        raise ValueError(
+            f"{path}: a datalist is a JSON object with {list(SPLITS)} lists, got {type(content).__name__}."
+        )
     if split not in content:
-        raise KeyError(f"{path}: no '{split}' split; it has {sorted(k for k in content if k in SPLITS)}.")
+        raise ValueError(f"{path}: no '{split}' split; it has {sorted(k for k in content if k in SPLITS)}.")
+    if not isinstance(content[split], list) or (required and not content[split]):
+        raise ValueError(f"{path}: the '{split}' split has no items; add some (a converter writes them) to use it.")
     resolved = []
     for item in content[split]:
         item = dict(item)

@@ -1,13 +1,27 @@
 """Ignite/MONAI handlers MONAI lacks: atomic checkpoints and resume, NaN stop, mean teacher, weights, video results."""
 
-from .checkpoint import AtomicCheckpointSaver, ModelWeightsLoader, ResumeFromLatestCheckpoint, latest_checkpoint
+from .checkpoint import (
+    AtomicCheckpointSaver,
+    CheckpointError,
+    ModelWeightsLoader,
+    NamedCheckpointLoader,
+    ResumeFromLatestCheckpoint,
+    file_sha256,
+    latest_checkpoint,
+    read_checkpoint,
+)
 from .mean_teacher import MeanTeacher
 from .nan_guard import NaNLossGuard
 from .video_metrics import VideoMetricsSaver
-from .video_writer import VideoResultsWriter, check_output_dir
+from .video_writer import InferenceFailures, VideoResultsWriter, check_output_dir
 
 __all__ = [
     "AtomicCheckpointSaver",
+    "CheckpointError",
+    "InferenceFailures",
+    "NamedCheckpointLoader",
+    "file_sha256",
+    "read_checkpoint",
     "ModelWeightsLoader",
     "ResumeFromLatestCheckpoint",
     "latest_checkpoint",

@@ -7,17 +7,24 @@ to a temporary file in the same folder and renamed over the target, then given t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import pickle
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import torch
 from ignite.engine import Engine
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
 __all__ = [
+    "CheckpointError",
+    "NamedCheckpointLoader",
+    "read_checkpoint",
+    "file_sha256",
     "AtomicCheckpointSaver",
     "ResumeFromLatestCheckpoint",
     "ModelWeightsLoader",
@@ -179,20 +186,64 @@ class ResumeFromLatestCheckpoint:
             return
         logger.info(f"resuming training from {self.load_path}")
         load_dict = {**self.load_dict, self.engine_key: engine}
-        CheckpointLoader(load_path=self.load_path, load_dict=load_dict, map_location=self.map_location).attach(engine)
+        loader = NamedCheckpointLoader(load_path=self.load_path, load_dict=load_dict, map_location=self.map_location)
+        loader.attach(engine)
 
 
-class ModelWeightsLoader(CheckpointLoader):
-    """MONAI ``CheckpointLoader`` for trained weights (plain or ``{"model": ...}`` state dicts) with clear errors.
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be loaded; the message names the file, the problem and what to do."""
 
-    A missing file fails when the handler is attached, naming the file and how to get one; a checkpoint that does
-    not fit the network (another number of classes, another configuration) names the mismatching tensors and the
-    config values to change.
+
+def checkpoint_error(path: str | os.PathLike, error: BaseException) -> CheckpointError:
+    """A :class:`CheckpointError` naming ``path`` for an error ``torch.load`` raised on it."""
+    path = Path(path)
+    if not path.is_file():
+        return CheckpointError(f"{path}: checkpoint not found.")
+    if path.stat().st_size == 0:
+        return CheckpointError(f"{path}: the checkpoint is an empty file (an interrupted save or download).")
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "weights_only" in str(error):
+        reason = "it holds Python objects other than tensors and plain containers, which are not loaded"
+    return CheckpointError(
+        f"{path}: not a loadable PyTorch checkpoint ({reason}); it is truncated, corrupt or not a checkpoint. "
+        "Use another one (an earlier checkpoint_epoch=N.pt, or a model.pt checked against large_files.yml)."
+    )
+
+
+def read_checkpoint(path: str | os.PathLike, map_location=None) -> dict:
+    """``torch.load(path, weights_only=True)`` (checkpoints are pickles: tensors and plain containers only) with
+    errors that name the file; see :func:`checkpoint_error`."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch's errors do not name the file
+        raise checkpoint_error(path, error) from error
+
+
+class NamedCheckpointLoader(CheckpointLoader):
+    """MONAI ``CheckpointLoader`` (``weights_only=True``) whose load errors name the file and the problem."""
+
+    def __call__(self, engine: Engine) -> None:
+        try:
+            super().__call__(engine)
+        except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
+            if isinstance(error, RuntimeError) and ("size mismatch" in str(error) or "Missing key" in str(error)):
+                raise
+            raise checkpoint_error(self.load_path, error) from error
+
+
+class ModelWeightsLoader(NamedCheckpointLoader):
+    """Load trained weights (plain or ``{"model": ...}`` state dicts) with clear errors, optionally checking a hash.
+
+    A missing file fails when the handler is attached, naming the file and how to get one; a file whose sha256
+    differs from ``expected_sha256`` (the value ``large_files.yml`` lists for a downloaded model) is refused before
+    it is unpickled; a checkpoint that does not fit the network (another number of classes, another configuration)
+    names the mismatching tensors and the config values to change.
     """
 
-    def __init__(self, load_path: str, load_dict: dict, **kwargs) -> None:
+    def __init__(self, load_path: str, load_dict: dict, expected_sha256: str | None = None, **kwargs) -> None:
         super().__init__(load_path, load_dict, **kwargs)
         self.path = str(load_path)
+        self.expected_sha256 = expected_sha256
 
     def attach(self, engine: Engine) -> None:
         if not Path(self.path).is_file():
@@ -200,6 +251,14 @@ class ModelWeightsLoader(CheckpointLoader):
                 f"{self.path}: no trained weights. Train first (python -m monai.bundle run --config_file "
                 "bundle/configs/train.yaml), or put a model.pt from a release (see large_files.yml) there."
             )
+        if self.expected_sha256:
+            digest = file_sha256(self.path)
+            if digest != self.expected_sha256.lower():
+                raise CheckpointError(
+                    f"{self.path}: sha256 {digest} differs from {self.expected_sha256} listed in large_files.yml; "
+                    "the file is corrupt or not the released model. Download it again; never load weights from an "
+                    "untrusted source (checkpoints are pickles)."
+                )
         super().attach(engine)
 
     def __call__(self, engine: Engine) -> None:
@@ -214,3 +273,12 @@ class ModelWeightsLoader(CheckpointLoader):
                 "trained with another number of classes or another network configuration; set num_classes and "
                 "network_def to the values it was trained with."
             ) from error
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

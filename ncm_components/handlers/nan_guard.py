@@ -41,8 +41,13 @@ class NaNLossGuard:
         )
 
     def _batch_files(self, engine: Engine) -> list[str]:
+        """Source files of the batch, collated (one dict) or decollated by MONAI's engines (a list of dicts)."""
         batch = engine.state.batch
-        image = batch.get(self.image_key) if isinstance(batch, dict) else None
-        meta = getattr(image, "meta", {}) or {}
-        files = meta.get("filename_or_obj", [])
-        return [str(f) for f in (files if isinstance(files, (list, tuple)) else [files])]
+        items = batch if isinstance(batch, list) else [batch]
+        files: list[str] = []
+        for item in items:
+            image = item.get(self.image_key) if isinstance(item, dict) else None
+            meta = getattr(image, "meta", {}) or {}
+            found = meta.get("filename_or_obj", [])
+            files += [str(f) for f in (found if isinstance(found, (list, tuple)) else [found])]
+        return files

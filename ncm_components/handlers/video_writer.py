@@ -3,8 +3,10 @@
 Per video ``<name>`` in ``output_dir``: ``<name>_mask.nii.gz`` (exactly the input's size and affine: it overlays the
 video voxel for voxel in any viewer; spacing units as the input's, unknown when the input's are),
 ``<name>_areas.csv``, ``<name>_overlay.mp4`` (or ``.gif``) and ``<name>_summary.png``. For the whole run:
-``predictions.csv`` (one row per video) and, when the inputs name a ``patient`` and a ``view`` (2CH/4CH),
-``patients.csv`` with biplane volumes. Every file is written atomically.
+``predictions.csv`` (one row per video), ``failures.csv`` (file and error of every video that could not be read,
+when any) and, when the inputs name a ``patient`` and a ``view`` (2CH/4CH), ``patients.csv`` with biplane volumes.
+Every file is written atomically. When any video failed, the run ends with :class:`InferenceFailures` (a non-zero
+exit) after writing the results of all the others.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..visualize import summary_figure, write_overlay_video
 from .items import as_volume, frame_index, item_value, processed_items, video_meta
 from .video_metrics import rows_to_csv
 
-__all__ = ["VideoResultsWriter", "check_output_dir"]
+__all__ = ["VideoResultsWriter", "InferenceFailures", "check_output_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,10 @@ def _video_name(path: str) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)] or "video"
     return name
+
+
+class InferenceFailures(RuntimeError):
+    """Some videos of an inference run could not be read; the message says how many and where they are listed."""
 
 
 class VideoResultsWriter:
@@ -53,6 +59,7 @@ class VideoResultsWriter:
         overlay_format: ``"mp4"``, ``"gif"`` or ``"none"``.
         save_all_classes: save every predicted class in the mask; default LV only (0/1).
         image_key: batch key of the source video at its own size and intensities.
+        stream: the run's :class:`~ncm_components.data.VideoStream`, whose failures are listed in ``failures.csv``.
     """
 
     def __init__(
@@ -62,6 +69,7 @@ class VideoResultsWriter:
         overlay_format: str = "mp4",
         save_all_classes: bool = False,
         image_key: str = "image_source",
+        stream=None,
     ) -> None:
         if overlay_format not in ("mp4", "gif", "none"):
             raise ValueError(f"overlay_format must be 'mp4', 'gif' or 'none', got {overlay_format!r}.")
@@ -70,6 +78,7 @@ class VideoResultsWriter:
         self.overlay_format = overlay_format
         self.save_all_classes = save_all_classes
         self.image_key = image_key
+        self.stream = stream
         self.rows: list[dict] = []
         self.views: dict[str, dict[str, tuple]] = {}
 
@@ -81,6 +90,8 @@ class VideoResultsWriter:
     def started(self, engine: Engine) -> None:
         check_output_dir(self.output_dir, self.overwrite)
         self.rows, self.views = [], {}
+        if self.stream is not None:
+            self.stream.reset()
 
     def iteration_completed(self, engine: Engine) -> None:
         for output, item in processed_items(engine):
@@ -173,3 +184,12 @@ class VideoResultsWriter:
         if patients:
             write_text_atomic(self.output_dir / "patients.csv", rows_to_csv(patients))
         logger.info(f"wrote results of {len(self.rows)} videos to {self.output_dir}")
+        failures = list(self.stream.failures) if self.stream is not None else []
+        if failures:
+            rows = [{"input": source, "error": error} for source, error in failures]
+            write_text_atomic(self.output_dir / "failures.csv", rows_to_csv(rows))
+            total = len(self.rows) + len(failures)
+            raise InferenceFailures(
+                f"{len(failures)} of {total} videos could not be read (listed with their errors in "
+                f"{self.output_dir / 'failures.csv'}); the other {len(self.rows)} were segmented."
+            )

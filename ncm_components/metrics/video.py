@@ -38,7 +38,7 @@ def _nanmean(values) -> float:
 
 def _volumes(mask: np.ndarray, ed: int | None, es: int | None, spacing) -> tuple[float, float, float]:
     """(EDV, ESV, EF) from the LV of a (X, Y, T) mask at frames ed/es; NaN where a frame is missing or empty."""
-    if ed is None or es is None:
+    if ed is None or es is None or ed == es:  # EF needs two distinct frames
         return math.nan, math.nan, math.nan
     edv = volume_single_plane(mask[..., ed] == LV_CLASS, spacing)
     esv = volume_single_plane(mask[..., es] == LV_CLASS, spacing)
@@ -92,7 +92,9 @@ def clinical_figures(
     else:
         es = None
     edv, esv, ef = _volumes(mask, ed, es, pixel_spacing)
-    if math.isnan(ef):
+    if ed is not None and ed == es:
+        notes.append("ED and ES fall on the same frame (too few frames): volumes and EF undefined")
+    elif math.isnan(ef):
         notes.append("no LV found at end-diastole: volumes and EF undefined")
     if pixel_spacing is None:
         notes.append("no pixel spacing: areas in pixels, volumes in pixel units, distances in pixels")

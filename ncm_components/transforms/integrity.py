@@ -21,7 +21,7 @@ import math
 import zlib
 from pathlib import Path
 
-__all__ = ["IncompleteFileError", "check_complete"]
+__all__ = ["VideoReadError", "IncompleteFileError", "check_complete"]
 
 _CHUNK = 1 << 20
 _MET_BYTES = {
@@ -40,7 +40,11 @@ _MET_BYTES = {
 }
 
 
-class IncompleteFileError(ValueError):
+class VideoReadError(ValueError):
+    """A video or label file that cannot be read; the message names the file and the problem."""
+
+
+class IncompleteFileError(VideoReadError):
     """A file whose data is shorter than its header says (truncated download or copy); the message names it."""
 
 
@@ -74,13 +78,16 @@ def _stream_length(path: Path, compressed: bool) -> int:
 def _check_nifti(path: Path) -> None:
     import nibabel as nib
 
+    compressed = path.name.lower().endswith(".gz")
+    if compressed and path.read_bytes()[:2] != b"\x1f\x8b":
+        return  # not gzip at all: the reader says so
+    actual = _stream_length(path, compressed)  # a cut gzip stream raises here, before any header is parsed
     try:
         proxy = nib.load(str(path)).dataobj  # the header's data offset, shape and type as the reader will use them
         shape, dtype, offset = [int(d) for d in proxy.shape], proxy.dtype, int(proxy.offset)
     except Exception:  # not parseable: the reader will say why
         return
     expected = offset + math.prod(shape) * dtype.itemsize
-    actual = _stream_length(path, path.name.lower().endswith(".gz"))
     if actual < expected:
         raise IncompleteFileError(
             f"{path}: holds {actual} bytes of image data but its header ({'x'.join(map(str, shape))} {dtype}) "

@@ -26,7 +26,7 @@ from monai.data import MetaTensor, NibabelReader
 from monai.transforms import LoadImage
 
 from ..data.atomic import atomic_path
-from .integrity import check_complete
+from .integrity import IncompleteFileError, VideoReadError, check_complete
 from .readers import MetaImageReader, UltrasoundDicomReader, VideoFileReader, frame_time_to_fps
 
 __all__ = [
@@ -45,10 +45,6 @@ VIDEO_SUFFIXES = {".nii": "nifti", ".nii.gz": "nifti", ".mhd": "mhd", ".avi": "v
 _READERS = {"nifti": NibabelReader, "mhd": MetaImageReader, "video": VideoFileReader, "dicom": UltrasoundDicomReader}
 _NIFTI_SPACE_UNITS_MM = {1: 1000.0, 2: 1.0, 3: 0.001}  # NIfTI xyzt_units codes: metre, millimetre, micron
 _NIFTI_MM_MSEC = 2 | 16  # xyzt_units: mm and ms
-
-
-class VideoReadError(ValueError):
-    """A video or label file that cannot be read; the message names the file and the problem."""
 
 
 def video_format(path: str | Path) -> str:
@@ -119,6 +115,8 @@ def load_video(path: str | Path, dtype=np.float32) -> MetaTensor:
     try:
         check_complete(path)
         image = _loader(dtype)(str(path), reader=_READERS[kind]())
+    except IncompleteFileError:
+        raise
     except Exception as err:  # the libraries' own errors, re-raised with the file's name
         message = str(err) if str(path) in str(err) else f"{path}: cannot be read as {kind} ({err})."
         raise VideoReadError(message) from err
