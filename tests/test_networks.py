@@ -267,3 +267,25 @@ def test_coarse_output_is_upsampled_logits():
     assert torch.isfinite(out).all()
     assert not torch.allclose(out[:, 0], out[:, 1])
     assert F.softmax(out[:, 0], dim=1).sum(dim=1).allclose(torch.ones(1, 32, 32, 2))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_autocast_training_step_stays_finite_on_extreme_inputs(dtype):
+    """fp16/bf16 autocast (CPU here, the same code paths as CUDA): saturated intensities and heads whose logits
+    exceed the fp16 range (65504) give a finite loss and finite gradients."""
+    from ncm_components.losses import NCMNetLoss
+    from ncm_components.transforms.labels import IGNORE_INDEX
+
+    net = wake(ncmnet_small()).train()
+    with torch.no_grad():
+        net.final_head[1].weight.mul_(1e4)
+        net.coarse_head.weight.mul_(1e4)
+    clip = torch.rand(2, 1, 32, 32, 6) * 1000.0
+    label = (torch.rand(2, 1, 32, 32, 6) > 0.5).long()
+    label[..., 1:-1] = IGNORE_INDEX
+    with torch.autocast("cpu", dtype=dtype):
+        output = net(clip)
+        loss = NCMNetLoss()(output, label)
+    loss.backward()
+    assert output.dtype == torch.float32 and torch.isfinite(output).all() and torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)

@@ -172,9 +172,9 @@ class NCMNet(nn.Module):
             upsampled = F.interpolate(decoded, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             decoded = self.fuse[level](self.lateral[level](upsampled) + skip)
 
-        coarse = self.coarse_head(decoded)  # B*T x K x H/2 x W/2
+        coarse = _in_fp32(self.coarse_head, decoded)  # B*T x K x H/2 x W/2
         refined = self.uma(decoded, coarse) if self.uma is not None else decoded
-        final = self.final_head(refined)
+        final = _in_fp32(self.final_head, refined)
 
         final = self._to_video(final, batch, height, width)
         if self.training and self.deep_supervision:
@@ -191,6 +191,12 @@ class NCMNet(nn.Module):
     def _to_video(logits: torch.Tensor, batch: int, height: int, width: int) -> torch.Tensor:
         """B*T x K x h x w -> B x K x H x W x T, upsampled bilinearly to the input size."""
         return unfold_frames(F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False), batch)
+
+
+def _in_fp32(head: nn.Module, features: torch.Tensor) -> torch.Tensor:
+    """Run a prediction head in fp32 even under autocast: fp16 logits overflow (> 65504) into inf and NaN losses."""
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        return head(features.float())
 
 
 NCMNET_SMALL = {"channels": (16, 32, 64, 128), "ncm_levels": (0, 1)}
