@@ -1,122 +1,263 @@
-"""GPU check of NCM-Net: AMP training iterations/s and inference frames/s at 112 and 256 px, with peak GPU memory.
+"""GPU check of NCM-Net (about 6 minutes on one CUDA card): AMP stability, data pipeline, throughput with compile.
 
-Runs in a few minutes on one CUDA card and prints the card's name with every figure. Inputs are random clips (the
-speed of these networks does not depend on the pixel values); training uses the bundle's loss (``NCMNetLoss``: sparse
-Dice + CE on the ED/ES frames of each clip for the final and coarse outputs, plus the cross-frame boundary term) with
-AdamW under bf16 autocast. Each inference figure is the median of
-``--repeats`` timed passes after warm-up, for the batch size (in clips of ``--frames`` frames) that gave the most
-frames/s among those tried; MONAI UNet applied frame by frame is measured in the same run as the baseline.
+Three parts, each printed as a markdown table with the card's name:
 
-    bash benchmarks/gpu_check.sh            # or: python benchmarks/gpu_check.py --train-iters 50
+1. ``amp``: NCM-Net small trained with the bundle's loss (``NCMNetLoss``: sparse Dice + CE on ED/ES, deep supervision,
+   cross-frame boundary term) on clips of the realistic simulation, ``--amp-iters`` iterations each in bf16
+   autocast, fp16 autocast with loss scaling, and fp32, from the same initial weights and the same batches. Reports
+   non-finite losses and the mean loss of the last 10 % of iterations against fp32's.
+2. ``pipeline``: the whole training loop of ``bundle/configs/train.yaml`` (data loading, random transforms, the mean
+   teacher, checkpoints; its default workers) in iterations/s, against the network-and-loss step alone at the same
+   batch size on the same card.
+3. ``throughput``: inference frames/s of NCM-Net small and of MONAI UNet applied frame by frame at 112 px (bf16,
+   best of the batch sizes tried), eager and with ``torch.compile`` (``mode="reduce-overhead"``: CUDA graphs), and
+   training iterations/s of both, eager and compiled.
+
+    bash benchmarks/gpu_check.sh                    # all parts
+    python benchmarks/gpu_check.py --parts amp      # one part
+    python benchmarks/gpu_check.py --device cpu --quick   # a smoke test of the script itself, no GPU
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import build_model  # noqa: E402
 
+from ncm_components.data.synthetic import generate_dataset  # noqa: E402
 from ncm_components.losses import NCMNetLoss  # noqa: E402
-from ncm_components.networks import NCMNet, ncmnet_small  # noqa: E402
+from ncm_components.networks import ncmnet_small  # noqa: E402
+from ncm_components.transforms import load_video  # noqa: E402
 from ncm_components.transforms.labels import IGNORE_INDEX  # noqa: E402
 
-MODELS = {
-    "NCMNet default": lambda: NCMNet(),
-    "NCMNet small": lambda: ncmnet_small(),
-    "MONAI UNet (per frame)": lambda: build_model("UNet 2D per frame (EchoNet)"),
-}
-BATCHES = {112: (16, 64, 128), 256: (4, 16, 32)}
+CONFIGS = Path(__file__).resolve().parents[1] / "bundle" / "configs"
+UNET = "UNet 2D per frame (EchoNet)"
 
 
-def timed(fn, repeats: int) -> float:
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, repeats: int, device: torch.device) -> float:
+    """Median seconds of ``repeats`` calls."""
     times = []
     for _ in range(repeats):
-        torch.cuda.synchronize()
+        synchronize(device)
         start = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def inference(model, size: int, frames: int, repeats: int) -> tuple[float, int, float]:
-    """Best (frames/s, batch, peak GiB) over the batch sizes tried."""
-    best = (0.0, 0, 0.0)
-    for batch in BATCHES[size]:
-        clip = torch.randn(batch, 1, size, size, frames, device="cuda")
-        torch.cuda.reset_peak_memory_stats()
-        try:
-            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
-                for _ in range(3):
-                    model(clip)
-                seconds = timed(lambda: model(clip), repeats)
-        except torch.OutOfMemoryError:
-            torch.cuda.empty_cache()
-            continue
-        fps = batch * frames / seconds
-        if fps > best[0]:
-            best = (fps, batch, torch.cuda.max_memory_allocated() / 2**30)
-    return best
+class ClipSampler:
+    """Random training clips (ED or ES labelled, the rest 255) from videos held on the device: the data of the
+    ``amp`` and step-only measurements, with no loader in the way."""
+
+    def __init__(self, datalist: Path, size: int, frames: int, device: torch.device) -> None:
+        items = json.loads(datalist.read_text())["training"]
+        root = datalist.parent
+        self.videos, self.labels, self.frames = [], [], frames
+        for item in items:
+            video = load_video(root / item["image"]).as_tensor()[0]
+            label = load_video(root / item["label"], dtype=np.uint8).as_tensor()[0].long()
+            video = torch.nn.functional.interpolate(video.permute(2, 0, 1)[None], size=(size, size), mode="bilinear")
+            label = torch.nn.functional.interpolate(label.permute(2, 0, 1)[None].float(), size=(size, size))
+            self.videos.append((video[0].permute(1, 2, 0) / 255.0).to(device))
+            self.labels.append(label[0].permute(1, 2, 0).long().to(device))
+        self.generator = torch.Generator().manual_seed(0)
+
+    def batch(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        clips, labels = [], []
+        for _ in range(batch):
+            i = int(torch.randint(len(self.videos), (1,), generator=self.generator))
+            video, label = self.videos[i], self.labels[i]
+            annotated = [t for t in range(label.shape[-1]) if (label[..., t] != IGNORE_INDEX).any()]
+            anchor = annotated[int(torch.randint(len(annotated), (1,), generator=self.generator))]
+            start = max(0, min(anchor - int(torch.randint(self.frames, (1,), generator=self.generator)),
+                               video.shape[-1] - self.frames))  # fmt: skip
+            clips.append(video[..., start : start + self.frames])
+            labels.append(label[..., start : start + self.frames])
+        return torch.stack(clips)[:, None], torch.stack(labels)[:, None]
 
 
-def training(model, size: int, frames: int, batch: int, iterations: int) -> tuple[float, float]:
-    """(iterations/s, peak GiB) of AMP training with deep supervision."""
+def train_steps(model, sampler, iterations, batch, device, dtype=None, scaler=None, compiled=False):
+    """Losses of ``iterations`` AdamW steps of the bundle's loss; ``dtype`` = autocast dtype (None: fp32)."""
     model.train()
+    net = torch.compile(model, mode="reduce-overhead") if compiled else model
     loss_fn = NCMNetLoss()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    clip = torch.randn(batch, 1, size, size, frames, device="cuda")
-    label = (torch.rand(batch, 1, size, size, frames, device="cuda") > 0.5).long()
-    label[..., 1:-1] = IGNORE_INDEX  # ED and ES annotated, as in training
-
-    def step():
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    losses = []
+    for _ in range(iterations):
+        clip, label = sampler.batch(batch)
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            loss = loss_fn(model(clip), label)
-        loss.backward()
-        optimizer.step()
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = loss_fn(net(clip), label)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        losses.append(float(loss.detach()))
+    return losses
 
-    for _ in range(3):
-        step()
-    torch.cuda.reset_peak_memory_stats()
-    seconds = timed(step, iterations)
-    model.eval()
-    return 1.0 / seconds, torch.cuda.max_memory_allocated() / 2**30
+
+def part_amp(sampler, args, device, card) -> None:
+    print(f"\n### AMP stability: NCM-Net small, {args.amp_iters} iterations, batch {args.batch} x {args.frames} frames")
+    print(f"card: {card}\n")
+    print("| precision | non-finite losses | mean loss, last 10 % | vs fp32 | seconds |")
+    print("|---|---|---|---|---|")
+    torch.manual_seed(0)
+    initial = ncmnet_small().state_dict()
+    results = {}
+    for name, dtype, scaled in (("fp32", None, False), ("bf16 autocast", torch.bfloat16, False),
+                                ("fp16 autocast + GradScaler", torch.float16, True)):  # fmt: skip
+        if device.type == "cpu" and dtype is torch.float16:
+            continue  # no fp16 loss scaling on the CPU
+        model = ncmnet_small().to(device)
+        model.load_state_dict(initial)
+        sampler.generator.manual_seed(1)
+        scaler = torch.amp.GradScaler(device.type) if scaled else None
+        start = time.perf_counter()
+        losses = train_steps(model, sampler, args.amp_iters, args.batch, device, dtype, scaler)
+        seconds = time.perf_counter() - start
+        finite = [x for x in losses if math.isfinite(x)]
+        tail = statistics.fmean(finite[-max(1, len(finite) // 10) :]) if finite else math.nan
+        results[name] = tail
+        ratio = tail / results["fp32"] if "fp32" in results else math.nan
+        print(f"| {name} | {len(losses) - len(finite)} | {tail:.4f} | {ratio:.3f} | {seconds:.0f} |")
+
+
+def step_rate(model, sampler, args, device, dtype, compiled=False) -> float:
+    """Training iterations/s of the network and loss alone (clips already on the device)."""
+    train_steps(model, sampler, 5, args.batch, device, dtype, compiled=compiled)  # warm-up (and compilation)
+    start = time.perf_counter()
+    train_steps(model, sampler, args.rate_iters, args.batch, device, dtype, compiled=compiled)
+    synchronize(device)
+    return args.rate_iters / (time.perf_counter() - start)
+
+
+def part_pipeline(data_dir, sampler, args, device, card) -> None:
+    from ignite.engine import Events
+    from monai.bundle import ConfigWorkflow
+
+    dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    network_only = step_rate(ncmnet_small().to(device), sampler, args, device, dtype)
+    iterations_per_epoch = args.num_train // args.batch
+    epochs = max(2, math.ceil(args.pipeline_iters / iterations_per_epoch))
+    with tempfile.TemporaryDirectory() as run:
+        overrides = {
+            "dataset_dir": str(data_dir),
+            "ckpt_dir": f"{run}/models",
+            "output_dir": f"{run}/eval",
+            "batch_size": args.batch,
+            "clip_frames": args.frames,
+            "train#trainer#max_epochs": epochs,
+            "val_interval": epochs + 1,
+            "resume": False,
+        }
+        workflow = ConfigWorkflow(
+            config_file=str(CONFIGS / "train.yaml"),
+            logging_file=str(CONFIGS / "logging.conf"),
+            workflow_type="train",
+            **overrides,
+        )
+        workflow.initialize()
+        trainer = workflow.parser.get_parsed_content("train#trainer")
+        workers = workflow.parser.get_parsed_content("num_workers")
+        marks = {}
+        trainer.add_event_handler(Events.EPOCH_STARTED, lambda e: marks.setdefault(e.state.epoch, time.perf_counter()))
+        workflow.run()
+        synchronize(device)
+        end = time.perf_counter()
+        workflow.finalize()
+    # from the start of epoch 2: workers, caches and cudnn autotuning are warm
+    pipeline = (epochs - 1) * iterations_per_epoch / (end - marks[2])
+    print(f"\n### Training pipeline: bundle train.yaml, batch {args.batch} x {args.frames} frames, {workers} workers")
+    print(f"card: {card}\n")
+    print("| loop | iterations/s | share of network-only |")
+    print("|---|---|---|")
+    print(f"| network + loss alone (clips on the device) | {network_only:.1f} | 1.00 |")
+    print(f"| whole train.yaml loop (epochs 2-{epochs}) | {pipeline:.1f} | {pipeline / network_only:.2f} |")
+
+
+def part_throughput(sampler, args, device, card) -> None:
+    dtype = torch.bfloat16 if device.type == "cuda" else None
+    models = {"NCM-Net small": ncmnet_small, UNET: lambda: build_model(UNET)}
+    print(f"\n### Throughput at {args.size} px, {args.frames}-frame clips, {'bf16' if dtype else 'fp32'}")
+    print(f"card: {card}\n")
+    print("| model | mode | inference frames/s (best batch) | training iterations/s (batch "
+          f"{args.batch}) |\n|---|---|---|---|")  # fmt: skip
+    for name, build in models.items():
+        for compiled in (False, True):
+            model = build().to(device).eval()
+            runner = torch.compile(model, mode="reduce-overhead") if compiled else model
+            best = 0.0
+            for batch in args.inference_batches:
+                clip = torch.randn(batch, 1, args.size, args.size, args.frames, device=device)
+                with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32,
+                                                            enabled=dtype is not None):  # fmt: skip
+                    for _ in range(3):
+                        runner(clip)
+                    seconds = timed(lambda: runner(clip), args.repeats, device)
+                best = max(best, batch * args.frames / seconds)
+            training = step_rate(build().to(device), sampler, args, device, dtype, compiled=compiled)
+            mode = "torch.compile (CUDA graphs)" if compiled else "eager"
+            print(f"| {name} | {mode} | {best:.0f} | {training:.1f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", nargs="+", default=["amp", "pipeline", "throughput"])
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and counts: a smoke test of the script")
+    parser.add_argument("--size", type=int, default=112)
     parser.add_argument("--frames", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--num-train", type=int, default=48)
+    parser.add_argument("--amp-iters", type=int, default=1000)
+    parser.add_argument("--rate-iters", type=int, default=50)
+    parser.add_argument("--pipeline-iters", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--train-iters", type=int, default=50)
-    parser.add_argument("--train-batch", type=int, default=16, help="clips per training batch at 112 px")
+    parser.add_argument("--inference-batches", type=int, nargs="+", default=[16, 64, 128])
     args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("gpu_check: no CUDA device")
-    torch.backends.cudnn.benchmark = True
-    card = torch.cuda.get_device_name()
-    print(f"card: {card}; torch {torch.__version__}; {args.frames}-frame clips; bf16 autocast")
-    print("| model | size | best batch (clips) | inference frames/s | vs UNet | peak GiB |")
-    print("|---|---|---|---|---|---|")
-    models = {name: build().cuda().eval() for name, build in MODELS.items()}
-    for size in (112, 256):
-        results = {name: inference(m, size, args.frames, args.repeats) for name, m in models.items()}
-        unet_fps = results["MONAI UNet (per frame)"][0]
-        for name, (fps, batch, peak) in results.items():
-            print(f"| {name} | {size} | {batch} | {fps:.0f} | {fps / unet_fps:.2f}x | {peak:.1f} |")
-    batch = f"batch {args.train_batch} x {args.frames} frames"
-    print(f"\n| model | training at 112 px, {batch} | iterations/s | peak GiB |")
-    print("|---|---|---|---|")
-    for name in ("NCMNet default", "NCMNet small"):
-        its, peak = training(models[name], 112, args.frames, args.train_batch, args.train_iters)
-        print(f"| {name} | {args.train_iters} AMP iterations | {its:.1f} | {peak:.1f} |")
-    print(f"card: {card}")
+    if args.quick:
+        args.size, args.batch, args.num_train, args.amp_iters, args.rate_iters = 32, 2, 4, 6, 2
+        args.pipeline_iters, args.repeats, args.inference_batches, args.frames = 4, 1, [1], 4
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("gpu_check: no CUDA device (use --device cpu --quick to test the script)")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    card = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
+    print(f"card: {card}; torch {torch.__version__}")
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = Path(folder) / "synthetic"
+        tick = time.perf_counter()
+        generate_dataset(data_dir, num_train=args.num_train, num_val=2, num_test=0, size=args.size, workers=8)
+        print(f"realistic simulation: {args.num_train} training videos in {time.perf_counter() - tick:.0f} s")
+        sampler = ClipSampler(data_dir / "datalist.json", args.size, args.frames, device)
+        if "amp" in args.parts:
+            part_amp(sampler, args, device, card)
+        if "pipeline" in args.parts:
+            part_pipeline(data_dir, sampler, args, device, card)
+        if "throughput" in args.parts:
+            part_throughput(sampler, args, device, card)
+    print(f"\ncard: {card}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# GPU check (a few minutes on one CUDA card): NCM-Net AMP training iterations/s and inference frames/s at 112 and
-# 256 px with peak GPU memory, against MONAI UNet in the same run. Needs torch with CUDA and monai importable.
+# GPU check (about 6 minutes on one CUDA card): AMP stability on the realistic simulation (bf16, fp16, fp32), the
+# bundle's training pipeline against the network alone, and NCM-Net against MONAI UNet frames/s, eager and compiled.
+# Needs torch with CUDA; MONAI, pytorch-ignite and nibabel come from wheels in .whl/ when the machine lacks them
+# (see docs/benchmarks.md for how to fetch them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ -d .whl ] && ! "$PYTHON" -c "import monai, ignite, nibabel" 2>/dev/null; then
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-exec "${PYTHON:-python3}" benchmarks/gpu_check.py "$@"
+exec "$PYTHON" benchmarks/gpu_check.py "$@"
