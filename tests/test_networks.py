@@ -98,15 +98,17 @@ def test_bad_input_names_expected_shape(shape, message):
 
 
 def naive_correlation(block: NeighborhoodCorrelationMining, x: torch.Tensor, frames: int, context=None):
-    """Per-pixel reference of NCM (one head): one softmax over the valid space-time neighbours and, with a context,
-    the coarser level's window around (y // 2, x // 2), each with its relative position bias."""
+    """Per-pixel reference of NCM (one head): a softmax over the valid space-time neighbours and, with a context, a
+    second softmax over the coarser level's window around (y // 2, x // 2), each with its relative position bias;
+    the two results concatenated."""
     q, k, v = torch.split(block.to_qkv(x), [block.key_channels, block.key_channels, block.value_channels], dim=1)
     if context is not None:
         kc, vc = torch.split(block.context_to_kv(context), [block.key_channels, block.value_channels], dim=1)
     bt, _, h, w = x.shape
     r, p, pc = block.temporal_radius, block.window_size // 2, block.context_window // 2
     scale = block.key_channels**-0.5
-    out = torch.zeros(bt, block.value_channels, h, w)
+    branches = 2 if block.context_channels else 1
+    out = torch.zeros(bt, branches * block.value_channels, h, w)
     for i, t, y, xx in itertools.product(range(bt // frames), range(frames), range(h), range(w)):
         n = i * frames + t
         logits, values = [], []
@@ -116,14 +118,16 @@ def naive_correlation(block: NeighborhoodCorrelationMining, x: torch.Tensor, fra
                 bias = block.temporal_bias[0, dt + r] + block.spatial_bias[0, (dy + p) * block.window_size + dx + p]
                 logits.append(k[i * frames + tt, :, yy, xs] @ q[n, :, y, xx] * scale + bias)
                 values.append(v[i * frames + tt, :, yy, xs])
+        out[n, : block.value_channels, y, xx] = torch.softmax(torch.stack(logits), dim=0) @ torch.stack(values)
         if context is not None:
+            logits, values = [], []
             for dy, dx in itertools.product(range(-pc, pc + 1), range(-pc, pc + 1)):
                 yy, xs = y // 2 + dy, xx // 2 + dx
                 if 0 <= yy < context.shape[2] and 0 <= xs < context.shape[3]:
                     bias = block.context_bias[0, (dy + pc) * block.context_window + dx + pc]
                     logits.append(kc[n, :, yy, xs] @ q[n, :, y, xx] * scale + bias)
                     values.append(vc[n, :, yy, xs])
-        out[n, :, y, xx] = torch.softmax(torch.stack(logits), dim=0) @ torch.stack(values)
+            out[n, block.value_channels :, y, xx] = torch.softmax(torch.stack(logits), dim=0) @ torch.stack(values)
     return out
 
 
@@ -148,14 +152,14 @@ def test_ncm_matches_per_pixel_reference(window, radius, with_context):
 
 @pytest.mark.parametrize("frames", [1, 2, 5])
 def test_ncm_repeated_frame_equals_single_frame(frames):
-    """Documented behaviour of the space-time branch: out-of-clip neighbours are masked and the position bias
-    factorises into space and time, so T copies of a frame give that frame's output."""
-    block = wake(NeighborhoodCorrelationMining(16, num_heads=2)).eval()
+    """Documented behaviour: out-of-clip neighbours are masked, the position bias factorises into space and time and
+    each branch has its own softmax, so T copies of a frame give that frame's output."""
+    block = wake(NeighborhoodCorrelationMining(16, context_channels=8, num_heads=2)).eval()
     _randomise_biases(block)
-    frame = torch.randn(1, 16, 8, 8)
+    frame, context = torch.randn(1, 16, 8, 8), torch.randn(1, 8, 4, 4)
     with torch.no_grad():
-        single = block(frame, 1)
-        repeated = block(frame.repeat(frames, 1, 1, 1), frames)
+        single = block(frame, 1, context)
+        repeated = block(frame.repeat(frames, 1, 1, 1), frames, context.repeat(frames, 1, 1, 1))
     for t in range(frames):
         assert torch.allclose(repeated[t], single[0], atol=1e-5)
 

@@ -19,7 +19,7 @@ _MASKED_LOGIT = -1.0e4  # added to affinities of neighbours outside the clip or 
 
 
 class NeighborhoodCorrelationMining(nn.Module):
-    """Space-time neighbourhood and cross-scale correlation in one softmax, added residually to the features.
+    """Space-time neighbourhood correlation and cross-scale correlation, added residually to the features.
 
     Each query position (y, x) of frame t is correlated (scaled dot product per head) with
 
@@ -29,11 +29,14 @@ class NeighborhoodCorrelationMining(nn.Module):
     - when ``context`` is given, the keys of the adjacent coarser level in the ``context_window x context_window``
       window around (y / 2, x / 2) of the same frame (cross-scale neighbourhood), with their own position bias.
 
-    One softmax runs over all these neighbours and the values are summed with its weights, then projected back to
-    ``channels`` (1x1 conv + norm, the norm's scale initialised to zero so that the block starts as the identity) and
-    added to the input. Neighbours outside the clip or the image are masked out of
-    the softmax (not zero-padded into it); with the factorised position bias, a clip of ``T`` copies of one frame
-    gives exactly the output of that frame alone, and ``T = 1`` is spatial and cross-scale correlation.
+    Each of the two neighbourhoods has its own softmax and weighted sum of values; the two results are concatenated,
+    projected back to ``channels`` (1x1 conv + norm, the norm's scale initialised to zero so that the block starts as
+    the identity) and added to the input. Neighbours outside the clip or the image are masked out of the softmax (not
+    zero-padded into it). With the factorised position bias and separate softmaxes, a clip of ``T`` copies of one
+    frame gives exactly the output of that frame alone: how many neighbours a frame has (at a clip's ends, in a short
+    video) never changes the balance between the two branches, only their content does. ``T = 1`` is spatial and
+    cross-scale correlation. (One softmax over both neighbourhoods made the output depend on the count of valid
+    frames: frames in the middle of a window were segmented worse than the same frames alone.)
 
     Args:
         channels: feature channels C of the input and output.
@@ -93,8 +96,9 @@ class NeighborhoodCorrelationMining(nn.Module):
         if context_channels:
             self.context_to_kv = nn.Conv2d(context_channels, key_channels + value_channels, kernel_size=1)
             self.context_bias = nn.Parameter(torch.zeros(num_heads, context_window**2), requires_grad=position_bias)
+        branches = 2 if context_channels else 1
         self.project = nn.Sequential(
-            nn.Conv2d(value_channels, channels, kernel_size=1, bias=False),
+            nn.Conv2d(branches * value_channels, channels, kernel_size=1, bias=False),
             get_norm_layer(norm, spatial_dims=2, channels=channels),
         )
         norm_layer = self.project[1]
@@ -105,24 +109,32 @@ class NeighborhoodCorrelationMining(nn.Module):
         return x + self.project(self.correlate(x, num_frames, context).to(x.dtype))
 
     def correlate(self, x: torch.Tensor, num_frames: int, context: torch.Tensor | None = None) -> torch.Tensor:
-        """The attention output before the projection: (B*T, value_channels, H, W), fp32."""
+        """The attention outputs before the projection: (B*T, V, H, W), fp32; V = value_channels for the space-time
+        branch, then as many for the cross-scale branch when the block has one (zeros when ``context`` is None)."""
         bt, _, height, width = x.shape
         batch = bt // num_frames
         heads, dk, dv = self.num_heads, self.key_channels // self.num_heads, self.value_channels // self.num_heads
         q, k, v = torch.split(self.to_qkv(x), [self.key_channels, self.key_channels, self.value_channels], dim=1)
         # affinities and their softmax in fp32, also under autocast
         q, k, v = q.float(), k.float(), v.float()
-        affinity, values = self._space_time(q, k, v, batch, num_frames, heads, dk, dv)
-        if context is not None and self.context_channels:
-            ctx_affinity, ctx_values = self._cross_scale(q, context, heads, dk, dv)
-            # B x heads x N x T x H x W: space-time neighbours first, then the coarser level's
-            affinity = torch.cat([affinity, self._to_video(ctx_affinity, batch, num_frames)], dim=2)
-            values = values + [self._to_video(c, batch, num_frames) for c in ctx_values]
-        weights = torch.softmax(affinity, dim=2)  # B x heads x N x T x H x W
+        local = self._aggregate(*self._space_time(q, k, v, batch, num_frames, heads, dk, dv))  # B x h x dv x T x H x W
+        branches = [local.permute(0, 3, 1, 2, 4, 5).reshape(bt, heads * dv, height, width)]
+        if self.context_channels:
+            if context is None:
+                branches.append(torch.zeros_like(branches[0]))
+            else:
+                across = self._aggregate(*self._cross_scale(q, context, heads, dk, dv))  # B*T x h x dv x H x W
+                branches.append(across.reshape(bt, heads * dv, height, width))
+        return torch.cat(branches, dim=1)
+
+    @staticmethod
+    def _aggregate(affinity: torch.Tensor, values: list[torch.Tensor]) -> torch.Tensor:
+        """Softmax over the neighbour axis (dim 2) of ``affinity``, then the weighted sum of the value slices."""
+        weights = torch.softmax(affinity, dim=2)
         out = weights[:, :, 0].unsqueeze(2) * values[0]
         for n in range(1, len(values)):
-            out = out + weights[:, :, n].unsqueeze(2) * values[n]  # B x heads x dv x T x H x W
-        return out.permute(0, 3, 1, 2, 4, 5).reshape(bt, heads * dv, height, width)
+            out = out + weights[:, :, n].unsqueeze(2) * values[n]
+        return out
 
     def _space_time(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, batch: int, frames: int, heads: int, dk: int, dv: int
@@ -184,8 +196,3 @@ class NeighborhoodCorrelationMining(nn.Module):
         """B*T x heads*d x H x W -> B x heads x d x T x H x W."""
         height, width = t.shape[-2], t.shape[-1]
         return t.reshape(batch, frames, heads, depth, height, width).permute(0, 2, 3, 1, 4, 5).contiguous()
-
-    @staticmethod
-    def _to_video(t: torch.Tensor, batch: int, frames: int) -> torch.Tensor:
-        """B*T x heads x n x H x W -> B x heads x n x T x H x W."""
-        return t.reshape(batch, frames, *t.shape[1:]).permute(0, 2, 3, 1, 4, 5)
