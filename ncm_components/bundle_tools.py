@@ -5,10 +5,16 @@ CLI::
     python -m ncm_components.bundle_tools export --checkpoint bundle/models/model.pt --out dist/
 
 writes ``dist/ncm_echo_lv_segmentation/`` (LICENSE, configs, docs, ``models/model.pt``, ``models/model.ts``,
-``large_files.yml`` with the sha256 of the weights), ``dist/ncm_echo_lv_segmentation_v<version>.zip`` and
-``dist/ncm_components-<version>-py3-none-any.whl``. The checkpoint and the metadata are checked first; every problem
-is reported with the file and what to fix. Nothing is written until the checks pass, and the folder and zip appear
-atomically.
+``large_files.yml`` with the sha256 of the weights, and ``scripts/`` with this package vendored),
+``dist/ncm_echo_lv_segmentation_v<version>.zip`` and ``dist/ncm_components-<version>-py3-none-any.whl``. The exported
+bundle runs where ``ncm_components`` is not installed, as model-zoo bundles do: its configs import ``scripts`` first
+(MONAI Label puts the bundle folder on ``sys.path``; ``python -m monai.bundle`` run from the bundle folder has it),
+which puts the vendored package on the path, and its ``metadata.json`` asks only for packages on public indexes.
+The checkpoint and the metadata are checked first; every problem is reported with the file and what to fix. Nothing
+is written until the checks pass, and the folder and zip appear atomically.
+
+``python -m ncm_components.bundle_tools verify --bundle DIR`` checks every file ``large_files.yml`` lists against its
+sha256 (do it before loading weights from anywhere else: checkpoints are pickles).
 """
 
 from __future__ import annotations
@@ -29,7 +35,15 @@ import yaml
 from .data.atomic import atomic_path
 from .handlers.checkpoint import file_sha256, read_checkpoint
 
-__all__ = ["BUNDLE_NAME", "ExportedBundle", "export_bundle", "check_metadata", "load_model_state"]
+__all__ = [
+    "BUNDLE_NAME",
+    "ExportedBundle",
+    "export_bundle",
+    "check_metadata",
+    "load_model_state",
+    "vendor_package",
+    "verify_large_files",
+]
 
 BUNDLE_NAME = "ncm_echo_lv_segmentation"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +124,45 @@ def _large_files_yaml(entries: list[dict], note: str) -> str:
     return header + yaml.safe_dump({"large_files": entries}, sort_keys=False)
 
 
+_SCRIPTS_INIT = '''"""The vendored ``ncm_components`` package of this bundle: importing ``scripts`` puts it first on ``sys.path``."""
+
+import os
+import sys
+
+_VENDORED = os.path.dirname(os.path.abspath(__file__))
+if _VENDORED not in sys.path:
+    sys.path.insert(0, _VENDORED)
+for _name in [name for name in sys.modules if name == "ncm_components" or name.startswith("ncm_components.")]:
+    del sys.modules[_name]  # an installed copy imported earlier gives way to the bundle's own
+'''
+
+
+def vendor_package(bundle: Path) -> None:
+    """Copy this package into ``bundle/scripts/`` and make every config with ``imports`` import ``scripts`` first."""
+    package = Path(__file__).resolve().parent
+    scripts = bundle / "scripts"
+    shutil.copytree(package, scripts / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (scripts / "__init__.py").write_text(_SCRIPTS_INIT)
+    for config in sorted((bundle / "configs").glob("*.yaml")):
+        text = config.read_text()
+        if "\nimports:\n" in text:
+            config.write_text(text.replace("\nimports:\n", "\nimports:\n  - $import scripts  # the vendored package\n", 1))
+
+
+def verify_large_files(bundle: str | Path) -> list[str]:
+    """Problems with the files ``bundle/large_files.yml`` lists: missing, or a sha256 other than listed."""
+    bundle = Path(bundle)
+    listed = yaml.safe_load((bundle / "large_files.yml").read_text()) or {}
+    problems = []
+    for entry in listed.get("large_files", []):
+        path = bundle / entry["path"]
+        if not path.is_file():
+            problems.append(f"{path}: listed in large_files.yml but missing")
+        elif str(entry.get("hash_type", "")).lower() == "sha256" and file_sha256(path) != entry["hash_val"]:
+            problems.append(f"{path}: sha256 differs from large_files.yml ({entry['hash_val']})")
+    return problems
+
+
 def build_wheel(out_dir: Path) -> Path:
     """Build the ``ncm_components`` wheel from the source checkout into ``out_dir`` (no network access needed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -147,6 +200,7 @@ def export_bundle(
         for part in BUNDLE_PARTS:
             source = BUNDLE_SOURCE / part
             (shutil.copytree if source.is_dir() else shutil.copy2)(source, staging / part)
+        vendor_package(staging)
         models = staging / "models"
         models.mkdir()
         torch.save(network.state_dict(), models / "model.pt")
@@ -192,7 +246,15 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--weights-url", default="", help="where the release hosts the weights")
     export.add_argument("--no-wheel", action="store_true", help="skip building the package wheel")
     export.add_argument("--overwrite", action="store_true", help="replace an existing bundle folder")
+    verify = commands.add_parser("verify", help="check the files large_files.yml lists against their sha256")
+    verify.add_argument("--bundle", required=True, help="bundle folder holding large_files.yml")
     args = parser.parse_args(argv)
+    if args.command == "verify":
+        problems = verify_large_files(args.bundle)
+        for problem in problems:
+            print(f"bundle_tools: {problem}", file=sys.stderr)
+        print(f"bundle_tools: {'FAILED' if problems else 'ok'}: {args.bundle}/large_files.yml")
+        return 1 if problems else 0
     try:
         result = export_bundle(
             args.checkpoint,

@@ -55,7 +55,7 @@ def test_metadata_follows_the_official_schema_with_installable_pins():
     assert meta["numpy_version"] == np.__version__
     for package, version in meta["required_packages_version"].items():
         assert importlib.metadata.version(package) == version, package
-    assert meta["required_packages_version"]["ncm_components"] == ncm_components.__version__
+    assert "ncm_components" not in meta["required_packages_version"]  # no index has it: exported bundles vendor it
     assert meta["version"] in meta["changelog"]
     assert "research use only" in meta["intended_use"].lower()
     image, pred = meta["network_data_format"]["inputs"]["image"], meta["network_data_format"]["outputs"]["pred"]
@@ -211,6 +211,41 @@ def test_export_package_installs_and_runs_from_the_unzipped_bundle(weights, tmp_
     command += ["--dataset_dir", str(tmp_path / "video.nii.gz"), "--output_dir", str(tmp_path / "out")]
     run = subprocess.run(command, cwd=bundle, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert read_video(tmp_path / "out" / "video_mask.nii.gz").array.shape == (64, 64, 12)
+
+
+def test_exported_bundle_runs_without_the_package_installed(weights, tmp_path):
+    """The zoo's situation: a clean environment with MONAI and the metadata's packages but no ncm_components; the
+    exported bundle imports its vendored copy from scripts/, passes MONAI's checks and segments a video."""
+    result = bundle_tools.export_bundle(weights / "model.pt", tmp_path / "dist", schema_file=None, wheel=False)
+    assert bundle_tools.verify_large_files(result.folder) == []
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "pinned_environment.pth").write_text(next(p for p in sys.path if p.endswith("site-packages")) + "\n")
+    python = str(venv / "bin" / "python")
+    bundle = result.folder
+
+    def run_in_bundle(*arguments):
+        return subprocess.run([python, *arguments], cwd=bundle, capture_output=True, text=True, timeout=300)
+
+    plain = run_in_bundle("-c", "import ncm_components")
+    assert plain.returncode != 0 and "No module named 'ncm_components'" in plain.stderr  # not installed there
+    vendored = run_in_bundle("-c", "import scripts, ncm_components; print(ncm_components.__file__)")
+    assert str(bundle / "scripts" / "ncm_components") in vendored.stdout, vendored.stderr[-2000:]
+    checks = [["verify_net_in_out", "network_def", "--meta_file", "configs/metadata.json"]]
+    checks[0] += ["--config_file", "configs/inference.yaml", "--n", "7", "--any", "10"]
+    if SCHEMA_FILE.is_file():
+        checks.append(["verify_metadata", "--meta_file", "configs/metadata.json", "--filepath", str(SCHEMA_FILE)])
+    for check in checks:
+        outcome = run_in_bundle("-m", "monai.bundle", *check)
+        assert outcome.returncode == 0, outcome.stdout[-2000:] + outcome.stderr[-2000:]
+    echo = generate_echo(4, size=64)
+    write_volume(tmp_path / "video.nii.gz", echo.video[..., :12], echo.spacing, echo.fps)
+    inference = ["-m", "monai.bundle", "run", "--config_file", "configs/inference.yaml"]
+    inference += ["--dataset_dir", str(tmp_path / "video.nii.gz"), "--output_dir", str(tmp_path / "out")]
+    outcome = run_in_bundle(*inference)
+    assert outcome.returncode == 0, outcome.stdout[-2000:] + outcome.stderr[-2000:]
     assert read_video(tmp_path / "out" / "video_mask.nii.gz").array.shape == (64, 64, 12)
 
 
