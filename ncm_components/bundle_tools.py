@@ -124,7 +124,7 @@ def _large_files_yaml(entries: list[dict], note: str) -> str:
     return header + yaml.safe_dump({"large_files": entries}, sort_keys=False)
 
 
-_SCRIPTS_INIT = '''"""The vendored ``ncm_components`` package of this bundle: importing ``scripts`` puts it first on ``sys.path``."""
+_SCRIPTS_INIT = '''"""The bundle's vendored ``ncm_components`` package: importing ``scripts`` puts it first on ``sys.path``."""
 
 import os
 import sys
@@ -145,8 +145,9 @@ def vendor_package(bundle: Path) -> None:
     (scripts / "__init__.py").write_text(_SCRIPTS_INIT)
     for config in sorted((bundle / "configs").glob("*.yaml")):
         text = config.read_text()
+        first_import = "\nimports:\n  - $import scripts  # the vendored package\n"
         if "\nimports:\n" in text:
-            config.write_text(text.replace("\nimports:\n", "\nimports:\n  - $import scripts  # the vendored package\n", 1))
+            config.write_text(text.replace("\nimports:\n", first_import, 1))
 
 
 def verify_large_files(bundle: str | Path) -> list[str]:

@@ -17,7 +17,6 @@ import torch
 import yaml
 from monai.bundle import ConfigParser, ckpt_export, onnx_export, run, verify_metadata, verify_net_in_out
 
-import ncm_components
 from ncm_components import bundle_tools
 from ncm_components.data.synthetic import generate_echo
 from ncm_components.networks import ncmnet_small
