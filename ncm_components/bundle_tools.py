@@ -124,7 +124,7 @@ def _large_files_yaml(entries: list[dict], note: str) -> str:
     return header + yaml.safe_dump({"large_files": entries}, sort_keys=False)
 
 
-_SCRIPTS_INIT = '''"""The bundle's vendored ``ncm_components`` package: importing ``scripts`` puts it first on ``sys.path``."""
+_SCRIPTS_INIT = '''"""This bundle's copy of ``ncm_components``: importing ``scripts`` puts it first on ``sys.path``."""
 
 import os
 import sys
