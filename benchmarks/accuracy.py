@@ -7,6 +7,7 @@ markdown table is printed.
 
     python benchmarks/accuracy.py --out .cache/accuracy --iterations 400 --seeds 0 1 2
     python benchmarks/accuracy.py --dataset-dir data/camus --image-size 256   # a real datalist instead
+    python benchmarks/accuracy.py --out .cache/accuracy --perturb dropout --strength 0.8   # robustness of trained runs
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ def cpu_frames_per_second(model: torch.nn.Module, size: int, frames: int = 10, r
     return frames / statistics.median(times)
 
 
+def snapshot_configs(out: Path) -> Path:
+    """Copy the bundle's configs into ``out/configs`` once: runs of one benchmark use the same configs even when the
+    checkout changes while it runs (the copy of the first start is kept for later resumptions)."""
+    target = out / "configs"
+    if not target.is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(CONFIGS, target)
+    return target
+
+
 def run_slug(name: str) -> str:
     return name.lower().replace(" ", "_").replace("/", "").replace("(", "").replace(")", "")
 
@@ -72,7 +83,8 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
     }
     shutil.rmtree(run_dir, ignore_errors=True)  # a run interrupted earlier starts again from scratch
     tick = time.perf_counter()
-    for configs in ([str(CONFIGS / "train.yaml")], [str(CONFIGS / "train.yaml"), str(CONFIGS / "evaluate.yaml")]):
+    train, evaluate = str(args.configs / "train.yaml"), str(args.configs / "evaluate.yaml")
+    for configs in ([train], [train, evaluate]):
         workflow = ConfigWorkflow(config_file=configs, logging_file=LOGGING, workflow_type="train", **overrides)
         workflow.initialize()
         workflow.run()
@@ -83,27 +95,35 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
     return summary
 
 
-def evaluate_with_speckle(name: str, seed: int, run_dir: Path, data_dir: Path, strength: float, args) -> dict:
-    """Evaluate a trained run again with multiplicative speckle of ``strength`` added to every test frame."""
+PERTURBATIONS = {
+    "speckle": lambda strength: {"_target_": "ncm_components.transforms.RandSpeckleNoised", "strength": [strength] * 2},
+    "dropout": lambda strength: {
+        "_target_": "ncm_components.transforms.RandSectorDropoutd",
+        "strength": [strength] * 2,
+    },
+}
+
+
+def evaluate_perturbed(name: str, seed: int, run_dir: Path, data_dir: Path, kind: str, strength: float, args) -> dict:
+    """Evaluate a trained run again with test-time ``kind`` ("speckle" or "dropout") of ``strength`` on every video."""
     spec = BENCHMARK_MODELS[name]
-    speckle = {"_target_": "ncm_components.transforms.RandSpeckleNoised", "keys": "image", "prob": 1.0}
-    speckle["strength"] = [strength, strength]
+    perturbation = {**PERTURBATIONS[kind](strength), "keys": "image", "prob": 1.0}
     overrides = {
         "dataset_dir": str(data_dir),
         "ckpt_dir": str(run_dir / "models"),
-        "output_dir": str(run_dir / f"eval_speckle{strength}"),
+        "output_dir": str(run_dir / f"eval_{kind}{strength}"),
         "network_def": spec["network_def"],
         "seed": seed,
         "image_size": args.image_size,
-        "eval_extra_transforms": [speckle],
+        "eval_extra_transforms": [perturbation],
     }
-    configs = [str(CONFIGS / "train.yaml"), str(CONFIGS / "evaluate.yaml")]
+    configs = [str(args.configs / "train.yaml"), str(args.configs / "evaluate.yaml")]
     workflow = ConfigWorkflow(config_file=configs, logging_file=LOGGING, workflow_type="train", **overrides)
     workflow.initialize()
     workflow.run()
     workflow.finalize()
-    summary = json.loads((run_dir / f"eval_speckle{strength}" / "summary.json").read_text())
-    summary.update(model=name, seed=seed, speckle=strength)
+    summary = json.loads((run_dir / f"eval_{kind}{strength}" / "summary.json").read_text())
+    summary.update(model=name, seed=seed, perturbation=kind, strength=strength)
     return summary
 
 
@@ -146,7 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-test", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
-    parser.add_argument("--speckle", type=float, default=None, help="re-evaluate trained runs with test-time speckle")
+    parser.add_argument("--perturb", choices=sorted(PERTURBATIONS), help="re-evaluate trained runs under this")
+    parser.add_argument("--strength", type=float, default=0.8, help="strength of --perturb")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -156,15 +177,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.table_only:
         print(table(rows))
         return
-    if args.speckle is not None:
-        noisy_file = out / f"results_speckle{args.speckle}.json"
+    args.configs = snapshot_configs(out)
+    if args.perturb is not None:
+        noisy_file = out / f"results_{args.perturb}{args.strength}.json"
         noisy = json.loads(noisy_file.read_text()) if noisy_file.is_file() else []
         for row in rows:
             if row["model"] in args.models and row["seed"] in args.seeds:
                 if any(n["model"] == row["model"] and n["seed"] == row["seed"] for n in noisy):
                     continue
                 run_dir = out / "runs" / f"{run_slug(row['model'])}_seed{row['seed']}"
-                noisy.append(evaluate_with_speckle(row["model"], row["seed"], run_dir, data_dir, args.speckle, args))
+                noisy.append(
+                    evaluate_perturbed(row["model"], row["seed"], run_dir, data_dir, args.perturb, args.strength, args)
+                )
                 noisy[-1].update(params_m=row["params_m"], cpu_fps=row["cpu_fps"])
                 noisy_file.write_text(json.dumps(noisy, indent=1))
         print(table(noisy))

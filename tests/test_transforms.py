@@ -13,6 +13,7 @@ from ncm_components.transforms import (
     AnnotatedFramesd,
     EmptyFramesUnannotatedd,
     LoadVideod,
+    RandSectorDropoutd,
     RandSpeckleNoised,
     SampleClipd,
     annotated_frames,
@@ -152,3 +153,14 @@ def test_sample_clip_mixed_draws_ed_es_clips_and_windows(echo_item):
     assert kinds == {"ed_es", "window"}
     with pytest.raises(ValueError, match="mode"):
         SampleClipd(["image"], mode="sometimes")
+
+
+def test_sector_dropout_darkens_a_deep_wedge_only():
+    image = torch.ones(1, 40, 32, 3)  # (C, X, Y, T): apex at x = 20, y = 0
+    dropout = RandSectorDropoutd("image", prob=1.0, strength=(0.9, 0.9), width=(0.1, 0.1))
+    dropout.set_random_state(3)
+    out = dropout({"image": image})["image"]
+    assert torch.equal(out[:, :, :3], image[:, :, :3])  # the near field keeps its signal
+    assert float(out.min()) < 0.2 and float(out.max()) == 1.0  # a wedge loses up to 90 %
+    assert torch.equal(out[..., 0], out[..., 2])  # every frame alike: the window does not move with the heart
+    assert torch.equal(RandSectorDropoutd("image", prob=0.0)({"image": image})["image"], image)

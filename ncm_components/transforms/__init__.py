@@ -4,7 +4,7 @@ from .integrity import IncompleteFileError, check_complete
 from .io import Video, VideoReadError, load_video, pixel_spacing, read_video, video_format, write_volume
 from .labels import IGNORE_INDEX, AnnotatedFramesd, EmptyFramesUnannotatedd, annotated_frames, sparse_label
 from .readers import MetaImageReader, UltrasoundDicomReader, VideoFileReader
-from .video import LoadVideod, RandSpeckleNoised, SampleClipd, clip_indices
+from .video import LoadVideod, RandSectorDropoutd, RandSpeckleNoised, SampleClipd, clip_indices
 
 __all__ = [
     "IGNORE_INDEX",
@@ -13,6 +13,7 @@ __all__ = [
     "IncompleteFileError",
     "LoadVideod",
     "MetaImageReader",
+    "RandSectorDropoutd",
     "RandSpeckleNoised",
     "SampleClipd",
     "UltrasoundDicomReader",

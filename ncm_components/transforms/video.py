@@ -18,7 +18,7 @@ from monai.transforms import MapTransform, RandomizableTransform
 from .io import load_video
 from .labels import annotated_frames, check_label_values
 
-__all__ = ["LoadVideod", "SampleClipd", "RandSpeckleNoised", "clip_indices", "CLIP_MODES"]
+__all__ = ["LoadVideod", "SampleClipd", "RandSpeckleNoised", "RandSectorDropoutd", "clip_indices", "CLIP_MODES"]
 
 CLIP_MODES = ("uniform", "random", "all", "window", "mixed")
 
@@ -196,4 +196,49 @@ class RandSpeckleNoised(RandomizableTransform, MapTransform):
             image = d[key]
             noise = self.R.rayleigh(scale=math.sqrt(2 / math.pi), size=tuple(image.shape)).astype(np.float32)
             d[key] = image * ((1 - strength) + strength * torch.as_tensor(noise, device=image.device))
+        return d
+
+
+class RandSectorDropoutd(RandomizableTransform, MapTransform):
+    """Signal dropout of a beam sector, as a poor acoustic window or a rib causes it: intensities in a wedge of the
+    sector (apex at the top centre of the picture) are multiplied by ``1 - strength`` beyond a random depth.
+
+    Args:
+        keys: image keys, (C, X, Y, T) in MONAI's layout (axis 1 = depth, the apex at y = 0, x = X / 2).
+        prob: probability of applying it to an item.
+        strength: range of the loss of signal at the wedge's centre, in [0, 1].
+        width: range of the wedge's half width in radians (Gaussian profile across beams).
+        half_angle: half angle of the sector the wedge's centre falls in, radians.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        prob: float = 0.3,
+        strength: tuple[float, float] = (0.4, 0.9),
+        width: tuple[float, float] = (0.05, 0.2),
+        half_angle: float = 0.6,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        RandomizableTransform.__init__(self, prob)
+        self.strength, self.width, self.half_angle = strength, width, half_angle
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        self.randomize(None)
+        if not self._do_transform:
+            return d
+        strength = self.R.uniform(*self.strength)
+        width = self.R.uniform(*self.width)
+        centre = self.R.uniform(-self.half_angle, self.half_angle)
+        onset = self.R.uniform(0.1, 0.6)  # share of the depth where the loss starts
+        for key in self.key_iterator(d):
+            image = d[key]
+            size_x, size_y = image.shape[1], image.shape[2]
+            x = torch.arange(size_x, dtype=torch.float32, device=image.device)[:, None] - size_x / 2
+            y = torch.arange(size_y, dtype=torch.float32, device=image.device)[None, :] + 0.5
+            angle = torch.atan2(x, y)
+            wedge = torch.exp(-(((angle - centre) / width) ** 2)) * (y > onset * size_y)
+            d[key] = image * (1.0 - strength * wedge)[None, :, :, None]
         return d
