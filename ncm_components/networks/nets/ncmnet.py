@@ -29,8 +29,9 @@ class NCMNet(nn.Module):
     :class:`NeighborhoodCorrelationMining` block: each pixel correlates with its space-time neighbourhood on that
     level and with the decoded features of the next coarser level (cross-scale), so NCM works where speckle lives
     (1/2 and 1/4 of the input by default). A coarse head predicts logits at level 0,
-    :class:`UnreliableMaskedAttention` refines the pixels it is unsure of, and a final head predicts the output,
-    upsampled bilinearly to the input size.
+    :class:`UnreliableMaskedAttention` refines the pixels it is unsure of, and the refined features are upsampled to
+    the input size, added to a full-resolution stem (one 3x3 convolution of the frame) and fused, and the final head
+    predicts there: the boundary is placed at the input's own pixel size, not interpolated from half of it.
 
     Args:
         in_channels: image channels C (1 for B-mode echo).
@@ -142,6 +143,7 @@ class NCMNet(nn.Module):
             if use_uma
             else None
         )
+        self.stem = conv(in_channels, channels[0])  # full resolution: where the final boundary is placed
         self.final_head = nn.Sequential(conv(channels[0], channels[0]), nn.Conv2d(channels[0], out_channels, 1))
 
     def check_input(self, x: torch.Tensor) -> None:
@@ -160,7 +162,8 @@ class NCMNet(nn.Module):
         self.check_input(x)
         batch, _, height, width, frames = x.shape
         skips = []
-        features = fold_frames(x)  # B*T x C x H x W
+        frames_2d = fold_frames(x)  # B*T x C x H x W
+        features = frames_2d
         for stage in self.encoder:
             features = stage(features)
             skips.append(features)  # level i: B*T x C_i x H/2^(i+1) x W/2^(i+1)
@@ -174,7 +177,8 @@ class NCMNet(nn.Module):
 
         coarse = _in_fp32(self.coarse_head, decoded)  # B*T x K x H/2 x W/2
         refined = self.uma(decoded, coarse) if self.uma is not None else decoded
-        final = _in_fp32(self.final_head, refined)
+        full = F.interpolate(refined, size=(height, width), mode="bilinear", align_corners=False)
+        final = _in_fp32(self.final_head, full + self.stem(frames_2d))  # B*T x K x H x W
 
         final = self._to_video(final, batch, height, width)
         if self.training and self.deep_supervision:
@@ -190,7 +194,9 @@ class NCMNet(nn.Module):
     @staticmethod
     def _to_video(logits: torch.Tensor, batch: int, height: int, width: int) -> torch.Tensor:
         """B*T x K x h x w -> B x K x H x W x T, upsampled bilinearly to the input size."""
-        return unfold_frames(F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False), batch)
+        if tuple(logits.shape[-2:]) != (height, width):
+            logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
+        return unfold_frames(logits, batch)
 
 
 def _in_fp32(head: nn.Module, features: torch.Tensor) -> torch.Tensor:
