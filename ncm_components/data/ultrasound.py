@@ -108,7 +108,7 @@ def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> Sc
     """Draw scanner settings; ``quality`` (0 poor .. 1 good) drives clutter, noise, dropout and blur."""
     q = float(rng.beta(1.6, 1.6)) if quality is None else float(quality)
     poor = 1.0 - q
-    hazy = rng.random() < 0.15  # a bright preset with a hazy cavity, as many scanners show it
+    hazy = rng.random() < 0.1  # a bright preset with a hazy cavity, as many scanners show it
     echogenicity = {
         "background": float(rng.uniform(0.3, 0.9)),
         "blood": float(rng.uniform(0.008, 0.03)),
@@ -150,14 +150,14 @@ def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> Sc
         axial_psf=float(rng.uniform(0.5, 0.9)),
         lateral_psf=float(rng.uniform(1.4, 2.4)) * (1 + 0.4 * poor),
         focus=float(rng.uniform(60, 110)),
-        side_lobe=float(rng.uniform(0.03, 0.1) if not hazy else rng.uniform(0.1, 0.3)) * (1 + poor),
+        side_lobe=float(rng.uniform(0.03, 0.08) if not hazy else rng.uniform(0.1, 0.25)) * (1 + poor),
         anisotropy=float(rng.uniform(0.15, 0.6)) * (0.6 + 0.4 * q),
         specular=float(rng.uniform(0.5, 2.0)),
         persistence=float(rng.uniform(0.75, 0.95)),
         attenuation=float(rng.uniform(0.025, 0.045)),
         tgc_compensation=float(rng.uniform(0.75, 1.0)),
         noise=float(10 ** rng.uniform(-3.6, -2.8)) * (1 + 2 * poor),
-        clutter=float(rng.uniform(0.05, 0.25)) * (0.3 + 3.0 * poor),
+        clutter=float(rng.uniform(0.05, 0.2)) * (0.3 + 2.5 * poor),
         clutter_depth=float(rng.uniform(15, 60) if not hazy else rng.uniform(40, 120)),
         reverberation=reverberation,
         dropouts=tuple(dropouts),
