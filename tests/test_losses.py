@@ -135,3 +135,51 @@ def test_ncm_loss_weights_deep_supervision_and_boundary():
     assert torch.allclose(no_boundary, sparse(final, target))
     with pytest.raises(ValueError, match="boundary_weight"):
         NCMNetLoss(boundary_weight=-1)
+
+
+def test_teacher_consistency_uses_unannotated_frames_only():
+    from ncm_components.losses import TeacherConsistencyLoss
+
+    loss = TeacherConsistencyLoss()
+    target = _sparse_target(frames=5, annotated=(0, 4))
+    student = torch.randn(1, 2, 32, 32, 5, requires_grad=True)
+    assert loss(student, student.detach(), target).item() == pytest.approx(0.0, abs=1e-7)
+    teacher = torch.randn(1, 2, 32, 32, 5)
+    value = loss(student, teacher, target)
+    value.backward()
+    assert value.item() > 0
+    assert student.grad[..., [0, 4]].abs().sum() == 0 and student.grad[..., 1:4].abs().sum() > 0
+    all_annotated = _sparse_target(frames=2, annotated=(0, 1))
+    assert loss(student[..., :2], teacher[..., :2], all_annotated).item() == 0.0
+
+
+def test_mean_teacher_follows_the_network_and_adds_to_the_loss():
+    from ignite.engine import Engine
+    from monai.utils import CommonKeys as Keys
+
+    from ncm_components.handlers import MeanTeacher
+    from ncm_components.networks import ncmnet_small
+
+    network = ncmnet_small()
+    teacher = MeanTeacher(network, weight=1.0, rampup_iterations=1, time_flip_prob=1.0)
+    engine = Engine(lambda e, b: None)
+    engine.state.iteration = 5
+    target = _sparse_target(frames=4, annotated=(0, 3))
+    engine.state.output = {
+        Keys.IMAGE: torch.rand(1, 1, 32, 32, 4),
+        Keys.LABEL: target,
+        Keys.PRED: torch.randn(1, 2, 2, 32, 32, 4),
+        Keys.LOSS: torch.tensor(1.0),
+    }
+    teacher.add_unlabelled_loss(engine)
+    assert engine.state.output[Keys.LOSS] > 1.0 and engine.state.output["unlabelled_loss"] > 0
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.add_(1.0)
+    teacher.update_teacher(engine)  # decay min(0.99, 1 - 1/6)
+    moved = dict(teacher.teacher.named_parameters())["coarse_head.bias"]
+    original = dict(network.named_parameters())["coarse_head.bias"] - 1.0
+    assert torch.allclose(moved, original + 1.0 / 6, atol=1e-5)
+    assert MeanTeacher(network, weight=0.0).attach(engine) is None and not engine.has_event_handler(
+        teacher.update_teacher
+    )

@@ -2,9 +2,11 @@
 
 At every training iteration, after the supervised loss (``IterationEvents.LOSS_COMPLETED``), the teacher predicts
 the same clips under another augmentation (played backwards with probability 0.5, plus Gaussian noise), and
-``weight * ramp(iteration) * PseudoLabelLoss(student, teacher, label)`` is added to the iteration's loss before the
-backward pass. After the optimiser step the teacher's parameters and buffers move towards the network's
-(exponential moving average). Save and load ``teacher`` with the checkpoints so that a resumed run keeps it.
+``weight * ramp(iteration) * TeacherConsistencyLoss(student, teacher, label)`` is added to the iteration's loss before
+the backward pass. After the optimiser step the teacher's parameters and buffers move towards the network's
+(exponential moving average, with the usual warm-up ``decay = min(ema_decay, 1 - 1 / (iteration + 1))`` so that the
+early teacher is not a stale copy of the random initialisation). Save and load ``teacher`` with the checkpoints so
+that a resumed run keeps it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from monai.engines import IterationEvents
 from monai.utils import CommonKeys as Keys
 from torch import nn
 
-from ..losses.pseudo_label import PseudoLabelLoss
+from ..losses.teacher_consistency import TeacherConsistencyLoss
 
 __all__ = ["MeanTeacher"]
 
@@ -29,8 +31,7 @@ class MeanTeacher:
     Args:
         network: the network being trained; the teacher starts as its copy.
         weight: weight of the pseudo-label loss at full ramp; 0 disables the handler (the ablation).
-        ema_decay: teacher = decay * teacher + (1 - decay) * network after each step.
-        confidence: teacher probability a pseudo-label needs.
+        ema_decay: teacher = decay * teacher + (1 - decay) * network after each step (after the warm-up).
         rampup_iterations: the weight rises as ``exp(-5 (1 - i / rampup)^2)`` over these iterations.
         time_flip_prob: probability of showing the teacher the clip played backwards.
         noise_std: standard deviation of the Gaussian noise added to the teacher's input (intensities in [0, 1]).
@@ -46,7 +47,6 @@ class MeanTeacher:
         network: nn.Module,
         weight: float = 1.0,
         ema_decay: float = 0.99,
-        confidence: float = 0.9,
         rampup_iterations: int = 100,
         time_flip_prob: float = 0.5,
         noise_std: float = 0.03,
@@ -63,7 +63,7 @@ class MeanTeacher:
         self.time_flip_prob = time_flip_prob
         self.noise_std = noise_std
         self.output_key = output_key
-        self.loss = PseudoLabelLoss(confidence)
+        self.loss = TeacherConsistencyLoss()
         self.teacher = copy.deepcopy(_unwrap(network)).eval()
         for parameter in self.teacher.parameters():
             parameter.requires_grad_(False)
@@ -96,11 +96,12 @@ class MeanTeacher:
 
     @torch.no_grad()
     def update_teacher(self, engine: Engine) -> None:
+        decay = min(self.ema_decay, 1.0 - 1.0 / (engine.state.iteration + 1))
         student = _unwrap(self.network).state_dict()
         for name, value in self.teacher.state_dict().items():
             source = student[name].detach()
             if value.dtype.is_floating_point:
-                value.mul_(self.ema_decay).add_(source.to(value.dtype), alpha=1.0 - self.ema_decay)
+                value.mul_(decay).add_(source.to(value.dtype), alpha=1.0 - decay)
             else:
                 value.copy_(source)
 
