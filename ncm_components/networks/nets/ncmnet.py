@@ -29,9 +29,10 @@ class NCMNet(nn.Module):
     :class:`NeighborhoodCorrelationMining` block: each pixel correlates with its space-time neighbourhood on that
     level and with the decoded features of the next coarser level (cross-scale), so NCM works where speckle lives
     (1/2 and 1/4 of the input by default). A coarse head predicts logits at level 0,
-    :class:`UnreliableMaskedAttention` refines the pixels it is unsure of, and the refined features are upsampled to
-    the input size, added to a full-resolution stem (one 3x3 convolution of the frame) and fused, and the final head
-    predicts there: the boundary is placed at the input's own pixel size, not interpolated from half of it.
+    :class:`UnreliableMaskedAttention` refines the pixels it is unsure of, and the refined features are projected to
+    ``max(channels[0] // 2, 8)`` channels, upsampled to the input size, added to a full-resolution stem (one 3x3
+    convolution of the frame) and fused, and the final head predicts there: the boundary is placed at the input's
+    own pixel size, not interpolated from half of it.
 
     Args:
         in_channels: image channels C (1 for B-mode echo).
@@ -143,8 +144,10 @@ class NCMNet(nn.Module):
             if use_uma
             else None
         )
-        self.stem = conv(in_channels, channels[0])  # full resolution: where the final boundary is placed
-        self.final_head = nn.Sequential(conv(channels[0], channels[0]), nn.Conv2d(channels[0], out_channels, 1))
+        head = max(channels[0] // 2, 8)  # full resolution: where the final boundary is placed, kept narrow
+        self.stem = conv(in_channels, head)
+        self.to_head = nn.Conv2d(channels[0], head, kernel_size=1)
+        self.final_head = nn.Sequential(conv(head, head), nn.Conv2d(head, out_channels, 1))
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ``ValueError`` naming the expected shape when ``x`` is not (B, in_channels, H, W, T)."""
@@ -177,7 +180,7 @@ class NCMNet(nn.Module):
 
         coarse = _in_fp32(self.coarse_head, decoded)  # B*T x K x H/2 x W/2
         refined = self.uma(decoded, coarse) if self.uma is not None else decoded
-        full = F.interpolate(refined, size=(height, width), mode="bilinear", align_corners=False)
+        full = F.interpolate(self.to_head(refined), size=(height, width), mode="bilinear", align_corners=False)
         final = _in_fp32(self.final_head, full + self.stem(frames_2d))  # B*T x K x H x W
 
         final = self._to_video(final, batch, height, width)
