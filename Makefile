@@ -40,19 +40,19 @@ bench: $(INSTALLED)
 bench-accuracy: $(INSTALLED)
 	$(PY) benchmarks/accuracy.py --out .cache/accuracy --iterations 300 --seeds 0
 
-# Optional: MONAI Label's real BundleInferTask on the exported bundle, in its own venv (monailabel brings its own torch).
+# Optional: a real MONAI Label 0.8.5 server on 127.0.0.1 serving the exported bundle over HTTP (/info/, /infer/,
+# a bad request), its label checked against the video's geometry and the bundle's own inference. Its own venv, pinned
+# (tests/monailabel_requirements.txt) so that pip resolves at once and keeps the CPU torch: about 4 minutes the first
+# time, 1 minute after. Weights: bundle/models/model.pt.
 ML_VENV ?= .venv-monailabel
 monailabel-check: $(INSTALLED)
 	test -x $(ML_VENV)/bin/python || $(PYTHON) -m venv $(ML_VENV)
-	$(ML_VENV)/bin/python -m pip install -q monailabel==0.8.5 nibabel SimpleITK opencv-python-headless pydicom \
-		scikit-image scipy matplotlib pillow PyYAML fire
-	mkdir -p .cache
-	$(ML_VENV)/bin/python -m pip install -q --no-deps -e .
-	$(PY) -c "import torch; from ncm_components.networks import ncmnet_small; torch.manual_seed(0); \
-		torch.save(ncmnet_small().state_dict(), '.cache/monailabel_weights.pt')"
-	$(PY) -m ncm_components.bundle_tools export --checkpoint .cache/monailabel_weights.pt --out .cache/monailabel \
-		--no-wheel --overwrite --weights-note "random weights, for the MONAI Label check only"
-	$(ML_VENV)/bin/python tests/monailabel_check.py .cache/monailabel/ncm_echo_lv_segmentation
+	test -f $(ML_VENV)/.installed || ( $(ML_VENV)/bin/python -m pip install -q -r tests/monailabel_requirements.txt \
+		&& $(ML_VENV)/bin/python -m pip install -q --no-deps monailabel==0.8.5 pydicom-seg==0.4.1 \
+		&& touch $(ML_VENV)/.installed )
+	$(PY) -m ncm_components.bundle_tools export --checkpoint bundle/models/model.pt --out .cache/monailabel \
+		--no-wheel --overwrite
+	$(ML_VENV)/bin/python tests/monailabel_check.py .cache/monailabel/ncm_echo_lv_segmentation .cache/monailabel/work
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
