@@ -32,6 +32,8 @@ MODELS = {
     "NCMNet default": lambda: NCMNet(),
     "NCMNet default w/o NCM+UMA": lambda: NCMNet(use_ncm=False, use_uma=False),
     "NCMNet small": lambda: ncmnet_small(),
+    "NCMNet small w/o NCM": lambda: ncmnet_small(use_ncm=False),
+    "NCMNet small w/o UMA": lambda: ncmnet_small(use_uma=False),
     "NCMNet small w/o NCM+UMA": lambda: ncmnet_small(use_ncm=False, use_uma=False),
     "MONAI UNet (per frame)": lambda: build_model("UNet 2D per frame (EchoNet)"),
     "MONAI BasicUNet (per frame)": lambda: FrameWise(BasicUNet(spatial_dims=2, in_channels=1, out_channels=2)),
