@@ -172,7 +172,32 @@ class SampleClipd(RandomizableTransform, MapTransform):
         return np.pad(indices, (0, self.num_frames - span), mode="edge")  # a video shorter than the clip repeats
 
 
-class RandSpeckleNoised(RandomizableTransform, MapTransform):
+class _RandomImaged(RandomizableTransform, MapTransform):
+    """Base of the random image transforms here: parameters drawn once per item (:meth:`draw`), applied to every key
+    (:meth:`apply`), with probability ``prob``."""
+
+    def __init__(self, keys: KeysCollection, prob: float, allow_missing_keys: bool = False) -> None:
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        RandomizableTransform.__init__(self, prob)
+
+    def draw(self):
+        raise NotImplementedError
+
+    def apply(self, image: torch.Tensor, parameters) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        self.randomize(None)
+        if not self._do_transform:
+            return d
+        parameters = self.draw()
+        for key in self.key_iterator(d):
+            d[key] = self.apply(d[key], parameters)
+        return d
+
+
+class RandSpeckleNoised(_RandomImaged):
     """Multiplicative Rayleigh speckle: ``x * ((1 - strength) + strength * n)``, n Rayleigh with mean 1 per pixel."""
 
     def __init__(
@@ -182,24 +207,18 @@ class RandSpeckleNoised(RandomizableTransform, MapTransform):
         strength: tuple[float, float] = (0.05, 0.3),
         allow_missing_keys=False,
     ):
-        MapTransform.__init__(self, keys, allow_missing_keys)
-        RandomizableTransform.__init__(self, prob)
+        super().__init__(keys, prob, allow_missing_keys)
         self.strength = strength
 
-    def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        d = dict(data)
-        self.randomize(None)
-        if not self._do_transform:
-            return d
-        strength = self.R.uniform(*self.strength)
-        for key in self.key_iterator(d):
-            image = d[key]
-            noise = self.R.rayleigh(scale=math.sqrt(2 / math.pi), size=tuple(image.shape)).astype(np.float32)
-            d[key] = image * ((1 - strength) + strength * torch.as_tensor(noise, device=image.device))
-        return d
+    def draw(self) -> float:
+        return float(self.R.uniform(*self.strength))
+
+    def apply(self, image: torch.Tensor, strength: float) -> torch.Tensor:
+        noise = self.R.rayleigh(scale=math.sqrt(2 / math.pi), size=tuple(image.shape)).astype(np.float32)
+        return image * ((1 - strength) + strength * torch.as_tensor(noise, device=image.device))
 
 
-class RandSectorDropoutd(RandomizableTransform, MapTransform):
+class RandSectorDropoutd(_RandomImaged):
     """Signal dropout of a beam sector, as a poor acoustic window or a rib causes it: intensities in a wedge of the
     sector (apex at the top centre of the picture) are multiplied by ``1 - strength`` beyond a random depth.
 
@@ -220,25 +239,19 @@ class RandSectorDropoutd(RandomizableTransform, MapTransform):
         half_angle: float = 0.6,
         allow_missing_keys: bool = False,
     ) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
-        RandomizableTransform.__init__(self, prob)
+        super().__init__(keys, prob, allow_missing_keys)
         self.strength, self.width, self.half_angle = strength, width, half_angle
 
-    def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        d = dict(data)
-        self.randomize(None)
-        if not self._do_transform:
-            return d
-        strength = self.R.uniform(*self.strength)
-        width = self.R.uniform(*self.width)
+    def draw(self) -> tuple[float, float, float, float]:
+        strength, width = self.R.uniform(*self.strength), self.R.uniform(*self.width)
         centre = self.R.uniform(-self.half_angle, self.half_angle)
         onset = self.R.uniform(0.1, 0.6)  # share of the depth where the loss starts
-        for key in self.key_iterator(d):
-            image = d[key]
-            size_x, size_y = image.shape[1], image.shape[2]
-            x = torch.arange(size_x, dtype=torch.float32, device=image.device)[:, None] - size_x / 2
-            y = torch.arange(size_y, dtype=torch.float32, device=image.device)[None, :] + 0.5
-            angle = torch.atan2(x, y)
-            wedge = torch.exp(-(((angle - centre) / width) ** 2)) * (y > onset * size_y)
-            d[key] = image * (1.0 - strength * wedge)[None, :, :, None]
-        return d
+        return float(strength), float(width), float(centre), float(onset)
+
+    def apply(self, image: torch.Tensor, parameters: tuple[float, float, float, float]) -> torch.Tensor:
+        strength, width, centre, onset = parameters
+        size_x, size_y = image.shape[1], image.shape[2]
+        x = torch.arange(size_x, dtype=torch.float32, device=image.device)[:, None] - size_x / 2
+        y = torch.arange(size_y, dtype=torch.float32, device=image.device)[None, :] + 0.5
+        wedge = torch.exp(-(((torch.atan2(x, y) - centre) / width) ** 2)) * (y > onset * size_y)
+        return image * (1.0 - strength * wedge)[None, :, :, None]
