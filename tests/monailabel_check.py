@@ -109,7 +109,9 @@ def main(bundle: str, work: str) -> int:
     command = [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(app), "--studies", str(studies)]
     command += ["--conf", "models", MODEL, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--conf", "zoo_source", "local", "--conf", "sam2", "false"]  # no model-zoo listing over the network
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ), start_new_session=True)
+    server = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ), start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         started = wait_for(f"{base}/info/", server, timeout=300)
@@ -156,7 +158,10 @@ def main(bundle: str, work: str) -> int:
     )
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
-        print(f"monailabel-check: the served label differs from the video or the offline mask in {failed}", file=sys.stderr)
+        print(
+            f"monailabel-check: the served label differs from the video or the offline mask in {failed}",
+            file=sys.stderr,
+        )
         return 1
     print("monailabel-check: the served label overlays the video and equals the bundle's own inference")
     return 0
