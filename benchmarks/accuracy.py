@@ -84,30 +84,33 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
     shutil.rmtree(run_dir, ignore_errors=True)  # a run interrupted earlier starts again from scratch
     tick = time.perf_counter()
     train, evaluate = str(args.configs / "train.yaml"), str(args.configs / "evaluate.yaml")
-    for configs in ([train], [train, evaluate]):
-        workflow = ConfigWorkflow(config_file=configs, logging_file=LOGGING, workflow_type="train", **overrides)
-        workflow.initialize()
-        workflow.run()
-        workflow.finalize()
+    run_workflow([train], overrides)
+    run_workflow([train, evaluate], overrides)
     summary = json.loads((run_dir / "eval" / "summary.json").read_text())
     summary.update(model=name, seed=seed, epochs=epochs, iterations=epochs * iterations_per_epoch)
     summary["minutes"] = (time.perf_counter() - tick) / 60
     return summary
 
 
+def run_workflow(configs: list[str], overrides: dict) -> None:
+    """Run one MONAI bundle workflow (training, or training configs merged with evaluate.yaml) to its end."""
+    workflow = ConfigWorkflow(config_file=configs, logging_file=LOGGING, workflow_type="train", **overrides)
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+
+
+# test-time perturbations for robustness: the transform applied to every test video at a fixed strength
 PERTURBATIONS = {
-    "speckle": lambda strength: {"_target_": "ncm_components.transforms.RandSpeckleNoised", "strength": [strength] * 2},
-    "dropout": lambda strength: {
-        "_target_": "ncm_components.transforms.RandSectorDropoutd",
-        "strength": [strength] * 2,
-    },
+    "speckle": "ncm_components.transforms.RandSpeckleNoised",
+    "dropout": "ncm_components.transforms.RandSectorDropoutd",
 }
 
 
 def evaluate_perturbed(name: str, seed: int, run_dir: Path, data_dir: Path, kind: str, strength: float, args) -> dict:
     """Evaluate a trained run again with test-time ``kind`` ("speckle" or "dropout") of ``strength`` on every video."""
     spec = BENCHMARK_MODELS[name]
-    perturbation = {**PERTURBATIONS[kind](strength), "keys": "image", "prob": 1.0}
+    perturbation = {"_target_": PERTURBATIONS[kind], "keys": "image", "prob": 1.0, "strength": [strength] * 2}
     overrides = {
         "dataset_dir": str(data_dir),
         "ckpt_dir": str(run_dir / "models"),
@@ -117,11 +120,7 @@ def evaluate_perturbed(name: str, seed: int, run_dir: Path, data_dir: Path, kind
         "image_size": args.image_size,
         "eval_extra_transforms": [perturbation],
     }
-    configs = [str(args.configs / "train.yaml"), str(args.configs / "evaluate.yaml")]
-    workflow = ConfigWorkflow(config_file=configs, logging_file=LOGGING, workflow_type="train", **overrides)
-    workflow.initialize()
-    workflow.run()
-    workflow.finalize()
+    run_workflow([str(args.configs / "train.yaml"), str(args.configs / "evaluate.yaml")], overrides)
     summary = json.loads((run_dir / f"eval_{kind}{strength}" / "summary.json").read_text())
     summary.update(model=name, seed=seed, perturbation=kind, strength=strength)
     return summary

@@ -143,9 +143,9 @@ def vendor_package(bundle: Path) -> None:
     scripts = bundle / "scripts"
     shutil.copytree(package, scripts / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (scripts / "__init__.py").write_text(_SCRIPTS_INIT)
+    first_import = "\nimports:\n  - $import scripts  # the vendored package\n"
     for config in sorted((bundle / "configs").glob("*.yaml")):
         text = config.read_text()
-        first_import = "\nimports:\n  - $import scripts  # the vendored package\n"
         if "\nimports:\n" in text:
             config.write_text(text.replace("\nimports:\n", first_import, 1))
 

@@ -30,12 +30,12 @@ class MeanTeacher:
 
     Args:
         network: the network being trained; the teacher starts as its copy.
-        weight: weight of the pseudo-label loss at full ramp; 0 disables the handler (the ablation).
+        weight: weight of the teacher-agreement loss at full ramp; 0 disables the handler (the ablation).
         ema_decay: teacher = decay * teacher + (1 - decay) * network after each step (after the warm-up).
         rampup_iterations: the weight rises as ``exp(-5 (1 - i / rampup)^2)`` over these iterations.
         time_flip_prob: probability of showing the teacher the clip played backwards.
         noise_std: standard deviation of the Gaussian noise added to the teacher's input (intensities in [0, 1]).
-        output_key: where the unweighted pseudo-label loss is stored in ``engine.state.output``.
+        output_key: where the unweighted teacher-agreement loss is stored in ``engine.state.output``.
 
     Shapes:
         the trainer's image (B, C, H, W, T) and label (B, 1, H, W, T); the network's training output (B, K, H, W, T)

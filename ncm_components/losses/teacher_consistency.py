@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch.nn.modules.loss import _Loss
 
-from ..transforms.labels import IGNORE_INDEX, annotated_frames
+from ..transforms.labels import annotated_frames
 
 __all__ = ["TeacherConsistencyLoss"]
 
@@ -21,18 +21,11 @@ __all__ = ["TeacherConsistencyLoss"]
 class TeacherConsistencyLoss(_Loss):
     """Mean squared difference of student and teacher softmax probabilities over the unannotated frames.
 
-    Args:
-        ignore_index: label value of unannotated frames.
-
     Shapes:
         ``forward(student, teacher, target)``: student and teacher logits (B, K, X, Y, T); target (B, 1, X, Y, T)
-        with ``ignore_index`` on unannotated frames. Returns a scalar; 0 (with a gradient path) when every frame is
-        annotated.
+        with ``IGNORE_INDEX`` (255) on unannotated frames. Returns a scalar; 0 (with a gradient path) when every
+        frame is annotated.
     """
-
-    def __init__(self, ignore_index: int = IGNORE_INDEX) -> None:
-        super().__init__()
-        self.ignore_index = ignore_index
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if student.shape != teacher.shape or student.dim() != 5:
