@@ -36,9 +36,11 @@ bench: $(INSTALLED)
 	$(PY) benchmarks/network_speed.py --threads 2 --repeats 7
 	$(PY) benchmarks/inference_speed.py --threads 2 --repeats 3
 
-# Long (about 30 min per seed on 2 CPU cores): every benchmark model trained alike, scored on whole test videos.
+# Long (about 10 min per NCM-Net run, 4-6 per UNet on 2 CPU cores): the models of docs/benchmarks.md trained alike,
+# scored on whole test videos; runs already in .cache/accuracy/results.json are kept.
 bench-accuracy: $(INSTALLED)
-	$(PY) benchmarks/accuracy.py --out .cache/accuracy --iterations 300 --seeds 0
+	$(PY) benchmarks/accuracy.py --out .cache/accuracy --iterations 400 --seeds 0 1 2 --models "NCM-Net small" \
+		"UNet 2D per frame (EchoNet)" "UNet 3D on the clip (SimLVSeg-3D)" "small w/o NCM"
 
 # Optional: a real MONAI Label 0.8.5 server on 127.0.0.1 serving the exported bundle over HTTP (/info/, /infer/,
 # a bad request), its label checked against the video's geometry and the bundle's own inference. Its own venv, pinned

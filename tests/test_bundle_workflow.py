@@ -118,11 +118,10 @@ def test_cli_training_killed_mid_run_resumes_and_finishes(tiny_data, tmp_path):
 def test_two_gloo_processes_train_like_one_process(tiny_data, tmp_path):
     """torchrun, 2 processes x batch 1 with gloo == 1 process x batch 2.
 
-    Instance norm: no per-rank batch statistics (SyncBatchNorm needs CUDA). SGD: Adam rescales the rounding noise
+    NCM-Net's instance norm keeps no per-rank batch statistics. SGD: Adam rescales the rounding noise
     of gradients that are exactly zero in theory (conv biases before a norm) into full-size steps.
     """
     common = {
-        "network_def#norm": "instance",
         "optimizer#_target_": "torch.optim.SGD",
         "train#random_transforms": "$@validate#clip_transforms",  # no randomness: both runs see the same clips
         "train#dataloader#shuffle": False,

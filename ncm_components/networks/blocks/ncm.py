@@ -48,7 +48,8 @@ class NeighborhoodCorrelationMining(nn.Module):
         temporal_radius: r, neighbouring frames on each side (0 = per-frame correlation).
         context_window: odd window of the cross-scale neighbourhood on the coarser level.
         position_bias: learn the relative position biases (zeros, not learned, when False).
-        norm: MONAI norm factory name or (name, args) after the output projection (the network's norm).
+        norm: MONAI norm factory name or (name, args) after the output projection (the network's norm); it needs a
+            learned scale (affine), which starts at zero.
 
     Shapes:
         ``forward(x, num_frames, context=None)``: x (B*T, C, H, W) with frames folded into the batch, frame index
@@ -67,7 +68,7 @@ class NeighborhoodCorrelationMining(nn.Module):
         temporal_radius: int = 1,
         context_window: int = 3,
         position_bias: bool = True,
-        norm: str | tuple = "batch",
+        norm: str | tuple = ("instance", {"affine": True}),
     ) -> None:
         super().__init__()
         key_channels = key_channels or max(channels // 4, 8, num_heads)

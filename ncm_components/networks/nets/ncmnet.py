@@ -52,7 +52,9 @@ class NCMNet(nn.Module):
         use_ncm: build the NCM blocks (False for the ablation without NCM).
         use_uma: build UMA (False for the ablation without UMA).
         deep_supervision: in training mode also return the coarse logits (MONAI DynUNet convention).
-        norm: MONAI norm factory name or tuple for the convolutions.
+        norm: MONAI norm factory name or tuple for the convolutions and NCM's output projection. Instance norm (with a
+            learned scale) by default: every frame is normalised by its own statistics, whatever its gain and
+            contrast, and the statistics never mix frames, videos or processes (see ``docs/design.md``).
         act: MONAI activation factory name or tuple.
         dropout: dropout of the convolution blocks.
 
@@ -81,7 +83,7 @@ class NCMNet(nn.Module):
         use_ncm: bool = True,
         use_uma: bool = True,
         deep_supervision: bool = True,
-        norm: str | tuple = "batch",
+        norm: str | tuple = ("instance", {"affine": True}),
         act: str | tuple = "relu",
         dropout: float = 0.0,
     ) -> None:
@@ -208,10 +210,10 @@ def _in_fp32(head: nn.Module, features: torch.Tensor) -> torch.Tensor:
         return head(features.float())
 
 
-NCMNET_SMALL = {"channels": (16, 32, 64, 128), "ncm_levels": (0, 1)}
+NCMNET_SMALL = {"channels": (16, 32, 64, 256), "ncm_levels": (0, 1)}
 """Keyword arguments of the small CPU configuration (see ``docs/benchmarks.md`` for its speed)."""
 
 
 def ncmnet_small(in_channels: int = 1, out_channels: int = 2, **kwargs) -> NCMNet:
-    """NCM-Net small: channels 16..128, for real-time CPU inference; ``kwargs`` override any other argument."""
+    """NCM-Net small: channels 16-32-64-256, for real-time CPU inference; ``kwargs`` override any other argument."""
     return NCMNet(in_channels=in_channels, out_channels=out_channels, **{**NCMNET_SMALL, **kwargs})
