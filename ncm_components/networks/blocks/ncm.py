@@ -13,7 +13,10 @@ import torch.nn.functional as F
 from monai.networks.layers.utils import get_norm_layer
 from torch import nn
 
-__all__ = ["NeighborhoodCorrelationMining"]
+__all__ = ["NeighborhoodCorrelationMining", "FRAME_NORM"]
+
+FRAME_NORM = ("instance", {"affine": True})
+"""NCM-Net's default norm: instance norm with a learned scale, each frame normalised by its own statistics."""
 
 _MASKED_LOGIT = -1.0e4  # added to affinities of neighbours outside the clip or the image (fp32, softmax-safe)
 
@@ -68,7 +71,7 @@ class NeighborhoodCorrelationMining(nn.Module):
         temporal_radius: int = 1,
         context_window: int = 3,
         position_bias: bool = True,
-        norm: str | tuple = ("instance", {"affine": True}),
+        norm: str | tuple = FRAME_NORM,
     ) -> None:
         super().__init__()
         key_channels = key_channels or max(channels // 4, 8, num_heads)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from monai.networks.blocks import Convolution, ResidualUnit
 from torch import nn
 
-from ..blocks import NeighborhoodCorrelationMining, UnreliableMaskedAttention
+from ..blocks import FRAME_NORM, NeighborhoodCorrelationMining, UnreliableMaskedAttention
 from ..layout import fold_frames, unfold_frames
 
 __all__ = ["NCMNet", "ncmnet_small", "NCMNET_SMALL"]
@@ -83,7 +83,7 @@ class NCMNet(nn.Module):
         use_ncm: bool = True,
         use_uma: bool = True,
         deep_supervision: bool = True,
-        norm: str | tuple = ("instance", {"affine": True}),
+        norm: str | tuple = FRAME_NORM,
         act: str | tuple = "relu",
         dropout: float = 0.0,
     ) -> None:
