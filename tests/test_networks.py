@@ -81,6 +81,19 @@ def test_every_parameter_receives_a_gradient(builder, kwargs):
     assert missing == []
 
 
+def test_collated_metatensor_batch_trains_like_a_tensor():
+    """The trainer feeds a batch of MetaTensors with per-item metadata: NCM's masks must not index into it."""
+    from monai.data import MetaTensor, list_data_collate
+
+    items = [{"image": MetaTensor(torch.rand(1, 32, 32, 4), meta={"pixdim": torch.rand(2)})} for _ in range(3)]
+    batch = list_data_collate(items)["image"]
+    net = wake(ncmnet_small()).train()
+    out = net(batch)
+    out.sum().backward()
+    with torch.no_grad():
+        assert torch.allclose(out.as_tensor(), net(batch.as_tensor()), atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "shape,message",
     [
@@ -239,7 +252,7 @@ def test_unreliability_rules_rank_confident_pixels_last():
 def test_torchscript_trace_round_trip(tmp_path):
     from ncm_components.networks.export import export_torchscript
 
-    net = ncmnet_small().eval()
+    net = wake(ncmnet_small()).eval()
     clip = torch.randn(1, 1, 64, 64, 10)
     traced = torch.jit.load(str(export_torchscript(net, tmp_path / "ncmnet.ts", spatial_size=(64, 64), frames=10)))
     with torch.no_grad():
@@ -250,7 +263,7 @@ def test_onnx_round_trip_and_longer_clip(tmp_path):
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is part of the pinned environment")
     from ncm_components.networks.export import export_onnx
 
-    net = ncmnet_small().eval()
+    net = wake(ncmnet_small()).eval()  # NCM and UMA switched on: they start as the identity
     path = export_onnx(net, tmp_path / "ncmnet.onnx", spatial_size=(64, 64), frames=10)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for frames in (10, 16):
