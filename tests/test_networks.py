@@ -82,7 +82,7 @@ def test_every_parameter_receives_a_gradient(builder, kwargs):
 
 
 def test_collated_metatensor_batch_trains_like_a_tensor():
-    """The trainer feeds a batch of MetaTensors with per-item metadata: NCM's masks must not index into it."""
+    """The trainer feeds a batch of MetaTensors with per-item metadata; slicing it (as NCM does) must not fail."""
     from monai.data import MetaTensor, list_data_collate
 
     items = [{"image": MetaTensor(torch.rand(1, 32, 32, 4), meta={"pixdim": torch.rand(2)})} for _ in range(3)]
