@@ -34,6 +34,7 @@ format: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(PY) benchmarks/network_speed.py --threads 2 --repeats 7
+	$(PY) benchmarks/network_speed.py --threads 2 --repeats 9 --sizes 112 --no-memory --compile
 	$(PY) benchmarks/inference_speed.py --threads 2 --repeats 3
 
 # Long (about 10 min per NCM-Net run, 4-6 per UNet on 2 CPU cores): the models of docs/benchmarks.md trained alike,

@@ -5,7 +5,12 @@ speed drift hits all of them alike; each figure is the median of ``--repeats`` r
 the growth of the peak resident set during one forward pass in a fresh process (activations and workspace, not
 weights; Linux only).
 
+``--compile`` adds ``torch.compile`` copies of NCM-Net small and the UNet baseline to the same round-robin (Inductor
+generates fused C++ loops on the CPU; it needs a C++ compiler). Their first call, the compilation, is timed apart and
+printed; their FLOPs are the eager model's and their peak memory is not measured.
+
     python benchmarks/network_speed.py --threads 2 --repeats 7
+    python benchmarks/network_speed.py --threads 2 --repeats 9 --sizes 112 --no-memory --compile
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ MODELS = {
     "MONAI BasicUNet (per frame)": lambda: FrameWise(BasicUNet(spatial_dims=2, in_channels=1, out_channels=2)),
 }
 BASELINE = "MONAI UNet (per frame)"
+COMPILED = ("NCMNet small", BASELINE)
+"""Models that ``--compile`` adds as ``"<name> (torch.compile)"``, sharing the eager model's weights."""
+COMPILED_SUFFIX = " (torch.compile)"
 
 
 def flops_per_frame(model: torch.nn.Module, size: int, frames: int) -> float:
@@ -72,12 +80,21 @@ def _forward_peak_mib(model: torch.nn.Module, size: int, frames: int) -> float:
     return (_status_kib("VmHWM") - before) / 1024
 
 
-def frames_per_second(models: dict, size: int, frames: int, repeats: int) -> dict[str, float]:
+def frames_per_second(
+    models: dict, size: int, frames: int, repeats: int, first_call_s: dict | None = None
+) -> dict[str, float]:
+    """Median frames/s of each model on one ``(1, 1, size, size, frames)`` clip, models timed round-robin.
+
+    ``first_call_s``, when given, receives the seconds of each model's first call (the compilation, for a compiled
+    model)."""
     clip = torch.randn(1, 1, size, size, frames)
     times: dict[str, list[float]] = {name: [] for name in models}
     with torch.inference_mode():
-        for model in models.values():  # warm-up
+        for name, model in models.items():  # warm-up
+            start = time.perf_counter()
             model(clip)
+            if first_call_s is not None:
+                first_call_s[name] = time.perf_counter() - start
             model(clip)
         for _ in range(repeats):
             for name, model in models.items():
@@ -95,20 +112,27 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[112, 256])
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--compile", action="store_true", help=f"also time torch.compile copies of {COMPILED}")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     models = {name: build().eval() for name, build in MODELS.items()}
+    if args.compile:
+        models.update({name + COMPILED_SUFFIX: torch.compile(models[name]) for name in COMPILED})
     results = {}
     for size in args.sizes:
-        fps = frames_per_second(models, size, args.frames, args.repeats)
+        first_call_s: dict[str, float] = {}
+        fps = frames_per_second(models, size, args.frames, args.repeats, first_call_s)
         for name, model in models.items():
+            eager_name = name.removesuffix(COMPILED_SUFFIX)
+            compiled = name != eager_name
             results[(name, size)] = {
                 "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
-                "gflops_per_frame": flops_per_frame(model, size, args.frames) / 1e9,
+                "gflops_per_frame": flops_per_frame(models[eager_name], size, args.frames) / 1e9,
                 "fps": fps[name],
                 "ratio_to_unet": fps[BASELINE] / fps[name],
-                "peak_mem_MiB": None if args.no_memory else peak_memory_mib(name, size, args.frames),
+                "peak_mem_MiB": None if args.no_memory or compiled else peak_memory_mib(name, size, args.frames),
+                "first_call_s": first_call_s[name],
             }
     print(f"torch {torch.__version__}, {args.threads} threads, {args.frames}-frame clip, median of {args.repeats}")
     print("| model | size | params (M) | GFLOP/frame | frames/s | time vs UNet | peak memory (MiB) |")
@@ -123,6 +147,12 @@ def main() -> None:
         for variant in ("default", "small"):
             full, ablated = results[(f"NCMNet {variant}", size)], results[(f"NCMNet {variant} w/o NCM+UMA", size)]
             print(f"NCM+UMA cost, {variant} at {size}: {ablated['fps'] / full['fps']:.2f}x the time without them")
+        for name in COMPILED if args.compile else ():
+            eager, compiled = results[(name, size)], results[(name + COMPILED_SUFFIX, size)]
+            print(
+                f"torch.compile, {name} at {size}: {compiled['fps'] / eager['fps']:.2f}x the eager frames/s, "
+                f"first call {compiled['first_call_s']:.0f} s (eager {eager['first_call_s']:.2f} s)"
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({f"{n}@{s}": r for (n, s), r in results.items()}, f, indent=2)

@@ -273,6 +273,26 @@ def test_onnx_round_trip_and_longer_clip(tmp_path):
             assert np.abs(onnx_out - net(clip).numpy()).max() < 1e-4
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_torch_compile_captures_the_whole_network_in_one_graph(training):
+    """``compile: true`` fuses NCM's correlation loops only if Dynamo sees the network whole: ``fullgraph=True``
+    raises on any graph break. The "aot_eager" backend traces forward and backward as Inductor would, without
+    generating C++ (seconds, not minutes); the outputs and gradients must equal the eager network's."""
+    torch.manual_seed(0)
+    net = wake(ncmnet_small()).train(training)
+    compiled = torch.compile(net, backend="aot_eager", fullgraph=True, dynamic=False)
+    clip = torch.randn(1, 1, 32, 48, 3)
+    if not training:
+        with torch.no_grad():
+            assert (compiled(clip) - net(clip)).abs().max() < 1e-5
+        return
+    parameters = list(net.parameters())
+    eager_grad = torch.autograd.grad(net(clip).square().mean(), parameters)
+    compiled_grad = torch.autograd.grad(compiled(clip).square().mean(), parameters)
+    for eager, traced in zip(eager_grad, compiled_grad):
+        assert (eager - traced).abs().max() < 1e-5
+
+
 def test_deep_supervision_off_returns_one_tensor_in_training():
     net = ncmnet_small(deep_supervision=False).train()
     assert net(torch.randn(1, 1, 32, 32, 2)).shape == (1, 2, 32, 32, 2)
