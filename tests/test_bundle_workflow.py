@@ -67,6 +67,22 @@ def _assert_mlflow_run_logged(database):
     assert runs and "train_loss" in runs[0].data.metrics
 
 
+def test_compiled_training_runs_on_batches_of_several_videos(tiny_data, tmp_path):
+    """``--compile True`` trains on a batch of 2 videos (MONAI's trainer fails copying a collated MetaTensor batch's
+    metadata back after a compiled step; the bundle feeds it plain tensors) and validates. The "aot_eager" backend
+    traces as Inductor would without generating C++ (seconds, not minutes)."""
+    backend = {"backend": "aot_eager"}
+    overrides = tiny_overrides(tiny_data, tmp_path, compile=True)
+    overrides.update({"train#trainer#compile_kwargs": backend, "validate#evaluator#compile_kwargs": backend})
+    workflow = _workflow(TRAIN, overrides)
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+    trainer = workflow.parser.get_parsed_content("train#trainer")
+    assert trainer.state.iteration == 2  # 4 training videos in batches of 2
+    assert (tmp_path / "models" / "model.pt").is_file()  # validated, and the best model saved
+
+
 def test_train_then_evaluate_workflow(tiny_data, tmp_path):
     overrides = tiny_overrides(tiny_data, tmp_path)
     train = _workflow(TRAIN, overrides)
