@@ -126,9 +126,13 @@ def main() -> None:
         for name, model in models.items():
             eager_name = name.removesuffix(COMPILED_SUFFIX)
             compiled = name != eager_name
+            if compiled:  # the eager model came first in ``models``: same weights, same FLOPs
+                gflops = results[(eager_name, size)]["gflops_per_frame"]
+            else:
+                gflops = flops_per_frame(model, size, args.frames) / 1e9
             results[(name, size)] = {
                 "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
-                "gflops_per_frame": flops_per_frame(models[eager_name], size, args.frames) / 1e9,
+                "gflops_per_frame": gflops,
                 "fps": fps[name],
                 "ratio_to_unet": fps[BASELINE] / fps[name],
                 "peak_mem_MiB": None if args.no_memory or compiled else peak_memory_mib(name, size, args.frames),

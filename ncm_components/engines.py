@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 from monai.engines import default_prepare_batch
+from monai.utils import convert_to_tensor
 
 __all__ = ["prepare_tensor_batch"]
 
@@ -24,8 +25,4 @@ def prepare_tensor_batch(
     Shapes: image (B, C, H, W, T), label (B, 1, H, W, T) or None, as ``default_prepare_batch`` returns them.
     """
     image, label = default_prepare_batch(batchdata, device, non_blocking, **kwargs)
-    return _plain(image), _plain(label)
-
-
-def _plain(tensor: torch.Tensor | None) -> torch.Tensor | None:
-    return tensor.as_tensor() if hasattr(tensor, "as_tensor") else tensor
+    return convert_to_tensor(image, track_meta=False), convert_to_tensor(label, track_meta=False)

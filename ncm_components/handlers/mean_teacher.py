@@ -18,6 +18,7 @@ import torch
 from ignite.engine import Engine, Events
 from monai.engines import IterationEvents
 from monai.utils import CommonKeys as Keys
+from monai.utils import convert_to_tensor
 from torch import nn
 
 from ..losses.teacher_consistency import TeacherConsistencyLoss
@@ -88,7 +89,7 @@ class MeanTeacher:
             teacher_input = image.flip(-1) if flip else image
             if self.noise_std > 0:
                 teacher_input = teacher_input + self.noise_std * torch.randn_like(teacher_input)
-            teacher = self.teacher(teacher_input.as_tensor() if hasattr(teacher_input, "as_tensor") else teacher_input)
+            teacher = self.teacher(convert_to_tensor(teacher_input, track_meta=False))
             teacher = teacher.flip(-1) if flip else teacher
         unlabelled = self.loss(student, teacher, label)
         output[self.output_key] = unlabelled.detach()
