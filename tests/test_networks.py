@@ -151,9 +151,11 @@ def _randomise_biases(block: NeighborhoodCorrelationMining) -> None:
                 parameter.normal_()
 
 
+@pytest.mark.parametrize("whole_window", [False, True], ids=["per-neighbour", "whole-window"])
 @pytest.mark.parametrize("window,radius,with_context", [(3, 1, True), (5, 0, True), (1, 2, False), (3, 1, False)])
-def test_ncm_matches_per_pixel_reference(window, radius, with_context):
+def test_ncm_matches_per_pixel_reference(window, radius, with_context, whole_window):
     block = NeighborhoodCorrelationMining(8, context_channels=6, window_size=window, temporal_radius=radius).eval()
+    block.whole_window = whole_window
     _randomise_biases(block)
     frames = 3
     x = torch.randn(2 * frames, 8, 6, 6)
@@ -161,6 +163,27 @@ def test_ncm_matches_per_pixel_reference(window, radius, with_context):
     with torch.no_grad():
         fast = block.correlate(x, frames, context)
         assert torch.allclose(fast, naive_correlation(block, x, frames, context), atol=1e-5)
+
+
+def test_ncm_whole_window_and_per_neighbour_give_the_same_gradients():
+    """The GPU's way (all neighbours at once, few kernels) and the CPU's (one neighbour at a time) train alike."""
+    block = wake(NeighborhoodCorrelationMining(16, context_channels=8, num_heads=2))
+    _randomise_biases(block)
+    x, context = torch.randn(6, 16, 10, 8), torch.randn(6, 8, 5, 4)
+    results = []
+    for whole_window in (False, True):
+        block.whole_window = whole_window
+        block.zero_grad()
+        inputs = (x.clone().requires_grad_(), context.clone().requires_grad_())
+        out = block(inputs[0], 3, inputs[1])
+        out.square().sum().backward()
+        grads = [inputs[0].grad, inputs[1].grad] + [p.grad for p in block.parameters() if p.grad is not None]
+        results.append((out.detach(), grads))
+    (out_a, grads_a), (out_b, grads_b) = results
+    assert torch.allclose(out_a, out_b, atol=1e-5)
+    assert len(grads_a) == len(grads_b) > 2
+    for a, b in zip(grads_a, grads_b):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("frames", [1, 2, 5])
@@ -273,13 +296,16 @@ def test_onnx_round_trip_and_longer_clip(tmp_path):
             assert np.abs(onnx_out - net(clip).numpy()).max() < 1e-4
 
 
-@pytest.mark.parametrize("training", [False, True])
-def test_torch_compile_captures_the_whole_network_in_one_graph(training):
+@pytest.mark.parametrize("training,whole_window", [(False, False), (True, False), (True, True)])
+def test_torch_compile_captures_the_whole_network_in_one_graph(training, whole_window):
     """``compile: true`` fuses NCM's correlation loops only if Dynamo sees the network whole: ``fullgraph=True``
     raises on any graph break. The "aot_eager" backend traces forward and backward as Inductor would, without
-    generating C++ (seconds, not minutes); the outputs and gradients must equal the eager network's."""
+    generating C++ (seconds, not minutes); the outputs and gradients must equal the eager network's. Both ways of
+    computing the windows (the CPU's and the GPU's) are traced."""
     torch.manual_seed(0)
     net = wake(ncmnet_small()).train(training)
+    for block in net.ncm.values():
+        block.whole_window = whole_window
     compiled = torch.compile(net, backend="aot_eager", fullgraph=True, dynamic=False)
     clip = torch.randn(1, 1, 32, 48, 3)
     if not training:
