@@ -1,19 +1,24 @@
-"""GPU check of NCM-Net (about 6 minutes on one CUDA card): AMP stability, data pipeline, throughput with compile.
+"""GPU check of NCM-Net: AMP stability, data pipeline, throughput with compile.
 
-Three parts, each printed as a markdown table with the card's name:
+Three parts, each printed as a markdown table with the card's name and followed by its duration:
 
 1. ``amp``: NCM-Net small trained with the bundle's loss (``NCMNetLoss``: sparse Dice + CE on ED/ES, deep supervision,
    cross-frame boundary term) on clips of the realistic simulation, ``--amp-iters`` iterations each in bf16
    autocast, fp16 autocast with loss scaling, and fp32, from the same initial weights and the same batches. Reports
    non-finite losses and the mean loss of the last 10 % of iterations against fp32's.
 2. ``pipeline``: the whole training loop of ``bundle/configs/train.yaml`` (data loading, random transforms, the mean
-   teacher, checkpoints; its default workers) in iterations/s, against the network-and-loss step alone at the same
-   batch size on the same card.
-3. ``throughput``: inference frames/s of NCM-Net small and of MONAI UNet applied frame by frame at 112 px (bf16,
-   best of the batch sizes tried), eager and with ``torch.compile`` (``mode="reduce-overhead"``: CUDA graphs), and
-   training iterations/s of both, eager and compiled.
+   teacher, checkpoints; its default workers) in iterations/s, against the network-and-loss step alone and against
+   that step plus the mean teacher, at the same batch size on the same card.
+3. ``throughput``: inference frames/s (best of ``--inference-batches``) and training iterations/s of NCM-Net small
+   (NCM over whole windows, its default on a GPU, and one neighbour at a time, its CPU way) and of MONAI UNet
+   applied frame by frame at 112 px in bf16, eager; then NCM-Net small and the UNet with ``torch.compile``
+   (``mode="reduce-overhead"``: CUDA graphs) at their best eager batch.
+
+On one H100 with NCM one neighbour at a time, ``amp`` took 341 s and ``pipeline`` about 90 s; compiling NCM-Net small
+took over 3 minutes. ``--no-compile`` leaves the compiled rows out when a session has less than about 12 minutes.
 
     bash benchmarks/gpu_check.sh                    # all parts
+    bash benchmarks/gpu_check.sh --no-compile       # without the compiled rows
     python benchmarks/gpu_check.py --parts amp      # one part
     python benchmarks/gpu_check.py --device cpu --quick   # a smoke test of the script itself, no GPU
 """
@@ -28,14 +33,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
+from monai.utils import CommonKeys as Keys
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import build_model  # noqa: E402
 
 from ncm_components.data.synthetic import generate_dataset  # noqa: E402
+from ncm_components.handlers import MeanTeacher  # noqa: E402
 from ncm_components.losses import NCMNetLoss  # noqa: E402
 from ncm_components.networks import ncmnet_small  # noqa: E402
 from ncm_components.transforms import load_video  # noqa: E402
@@ -93,18 +101,28 @@ class ClipSampler:
         return torch.stack(clips)[:, None], torch.stack(labels)[:, None]
 
 
-def train_steps(model, sampler, iterations, batch, device, dtype=None, scaler=None, compiled=False):
-    """Losses of ``iterations`` AdamW steps of the bundle's loss; ``dtype`` = autocast dtype (None: fp32)."""
+def train_steps(model, sampler, iterations, batch, device, dtype=None, scaler=None, compiled=False, teacher=False):
+    """Losses of ``iterations`` AdamW steps of the bundle's loss; ``dtype`` = autocast dtype (None: fp32). With
+    ``teacher``, each step also runs the bundle's mean teacher (its forward, agreement loss and EMA update) as
+    ``train.yaml`` does."""
     model.train()
     net = torch.compile(model, mode="reduce-overhead") if compiled else model
     loss_fn = NCMNetLoss()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    mean_teacher = MeanTeacher(model) if teacher else None
+    engine = SimpleNamespace(state=SimpleNamespace(iteration=0, output=None))  # what the handler reads of a trainer
     losses = []
     for _ in range(iterations):
         clip, label = sampler.batch(batch)
         optimizer.zero_grad(set_to_none=True)
+        engine.state.iteration += 1
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = loss_fn(net(clip), label)
+            prediction = net(clip)
+            loss = loss_fn(prediction, label)
+            if mean_teacher is not None:
+                engine.state.output = {Keys.IMAGE: clip, Keys.LABEL: label, Keys.PRED: prediction, Keys.LOSS: loss}
+                mean_teacher.add_unlabelled_loss(engine)
+                loss = engine.state.output[Keys.LOSS]
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -112,6 +130,8 @@ def train_steps(model, sampler, iterations, batch, device, dtype=None, scaler=No
         else:
             loss.backward()
             optimizer.step()
+        if mean_teacher is not None:
+            mean_teacher.update_teacher(engine)
         losses.append(float(loss.detach()))
     return losses
 
@@ -142,11 +162,11 @@ def part_amp(sampler, args, device, card) -> None:
         print(f"| {name} | {len(losses) - len(finite)} | {tail:.4f} | {ratio:.3f} | {seconds:.0f} |")
 
 
-def step_rate(model, sampler, args, device, dtype, compiled=False) -> float:
+def step_rate(model, sampler, args, device, dtype, compiled=False, teacher=False) -> float:
     """Training iterations/s of the network and loss alone (clips already on the device)."""
-    train_steps(model, sampler, 5, args.batch, device, dtype, compiled=compiled)  # warm-up (and compilation)
+    train_steps(model, sampler, 5, args.batch, device, dtype, compiled=compiled, teacher=teacher)  # warm-up, compile
     start = time.perf_counter()
-    train_steps(model, sampler, args.rate_iters, args.batch, device, dtype, compiled=compiled)
+    train_steps(model, sampler, args.rate_iters, args.batch, device, dtype, compiled=compiled, teacher=teacher)
     synchronize(device)
     return args.rate_iters / (time.perf_counter() - start)
 
@@ -157,6 +177,7 @@ def part_pipeline(data_dir, sampler, args, device, card) -> None:
 
     dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
     network_only = step_rate(ncmnet_small().to(device), sampler, args, device, dtype)
+    with_teacher = step_rate(ncmnet_small().to(device), sampler, args, device, dtype, teacher=True)
     iterations_per_epoch = args.num_train // args.batch
     epochs = max(2, math.ceil(args.pipeline_iters / iterations_per_epoch))
     with tempfile.TemporaryDirectory() as run:
@@ -189,35 +210,54 @@ def part_pipeline(data_dir, sampler, args, device, card) -> None:
     pipeline = (epochs - 1) * iterations_per_epoch / (end - marks[2])
     print(f"\n### Training pipeline: bundle train.yaml, batch {args.batch} x {args.frames} frames, {workers} workers")
     print(f"card: {card}\n")
-    print("| loop | iterations/s | share of network-only |")
-    print("|---|---|---|")
-    print(f"| network + loss alone (clips on the device) | {network_only:.1f} | 1.00 |")
-    print(f"| whole train.yaml loop (epochs 2-{epochs}) | {pipeline:.1f} | {pipeline / network_only:.2f} |")
+    print("| loop | iterations/s | share of network-only | share of network + mean teacher |")
+    print("|---|---|---|---|")
+    print(f"| network + loss alone (clips on the device) | {network_only:.1f} | 1.00 | |")
+    print(f"| network + loss + mean teacher (clips on the device) | {with_teacher:.1f} | "
+          f"{with_teacher / network_only:.2f} | 1.00 |")  # fmt: skip
+    print(f"| whole train.yaml loop (epochs 2-{epochs}) | {pipeline:.1f} | {pipeline / network_only:.2f} | "
+          f"{pipeline / with_teacher:.2f} |")  # fmt: skip
+
+
+def ncmnet_per_neighbour() -> torch.nn.Module:
+    """NCM-Net small computing NCM's windows one neighbour at a time, as it does on the CPU."""
+    model = ncmnet_small()
+    for block in model.ncm.values():
+        block.whole_window = False
+    return model
 
 
 def part_throughput(sampler, args, device, card) -> None:
+    """Eager rows first (seconds each), compiled rows last (minutes of compilation each)."""
     dtype = torch.bfloat16 if device.type == "cuda" else None
-    models = {"NCM-Net small": ncmnet_small, UNET: lambda: build_model(UNET)}
+    models = {
+        "NCM-Net small": ncmnet_small,
+        "NCM-Net small, NCM one neighbour at a time (the CPU's way)": ncmnet_per_neighbour,
+        UNET: lambda: build_model(UNET),
+    }
     print(f"\n### Throughput at {args.size} px, {args.frames}-frame clips, {'bf16' if dtype else 'fp32'}")
     print(f"card: {card}\n")
-    print("| model | mode | inference frames/s (best batch) | training iterations/s (batch "
+    print("| model | mode | inference frames/s (batch) | training iterations/s (batch "
           f"{args.batch}) |\n|---|---|---|---|")  # fmt: skip
-    for name, build in models.items():
-        for compiled in (False, True):
+    best_batch = {}
+    for compiled in (False, True) if args.compile else (False,):
+        for name, build in models.items():
+            if compiled and name not in ("NCM-Net small", UNET):
+                continue  # compiling takes minutes: the two networks compared by the 0.5x goal
             model = build().to(device).eval()
             runner = torch.compile(model, mode="reduce-overhead") if compiled else model
-            best = 0.0
-            for batch in args.inference_batches:
+            rates = {}
+            for batch in [best_batch[name]] if compiled else args.inference_batches:  # compiled: one shape
                 clip = torch.randn(batch, 1, args.size, args.size, args.frames, device=device)
                 with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32,
                                                             enabled=dtype is not None):  # fmt: skip
                     for _ in range(3):
                         runner(clip)
-                    seconds = timed(lambda: runner(clip), args.repeats, device)
-                best = max(best, batch * args.frames / seconds)
+                    rates[batch] = batch * args.frames / timed(lambda: runner(clip), args.repeats, device)
+            best_batch[name] = max(rates, key=rates.get)
             training = step_rate(build().to(device), sampler, args, device, dtype, compiled=compiled)
             mode = "torch.compile (CUDA graphs)" if compiled else "eager"
-            print(f"| {name} | {mode} | {best:.0f} | {training:.1f} |")
+            print(f"| {name} | {mode} | {rates[best_batch[name]]:.0f} ({best_batch[name]}) | {training:.1f} |")
 
 
 def main() -> None:
@@ -233,6 +273,8 @@ def main() -> None:
     parser.add_argument("--rate-iters", type=int, default=50)
     parser.add_argument("--pipeline-iters", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="skip the compiled rows of the throughput part (minutes of compilation each)")  # fmt: skip
     parser.add_argument("--inference-batches", type=int, nargs="+", default=[16, 64, 128])
     args = parser.parse_args()
     if args.quick:
@@ -251,12 +293,11 @@ def main() -> None:
         generate_dataset(data_dir, num_train=args.num_train, num_val=2, num_test=0, size=args.size, workers=8)
         print(f"realistic simulation: {args.num_train} training videos in {time.perf_counter() - tick:.0f} s")
         sampler = ClipSampler(data_dir / "datalist.json", args.size, args.frames, device)
-        if "amp" in args.parts:
-            part_amp(sampler, args, device, card)
-        if "pipeline" in args.parts:
-            part_pipeline(data_dir, sampler, args, device, card)
-        if "throughput" in args.parts:
-            part_throughput(sampler, args, device, card)
+        parts = {"amp": part_amp, "pipeline": lambda *a: part_pipeline(data_dir, *a), "throughput": part_throughput}
+        for name in args.parts:
+            tick = time.perf_counter()
+            parts[name](sampler, args, device, card)
+            print(f"({name}: {time.perf_counter() - tick:.0f} s)")
     print(f"\ncard: {card}")
 
 

@@ -192,7 +192,8 @@ class NeighborhoodCorrelationMining(nn.Module):
         k_pad = F.pad(self._to_heads(k, batch, frames, heads, dk), (pad, pad, pad, pad, r, r))
         v_pad = F.pad(self._to_heads(v, batch, frames, heads, dv), (pad, pad, pad, pad, r, r))
         valid = F.pad(torch.ones_like(q[:1, :1, 0]), (pad, pad, pad, pad, r, r))  # 1 x 1 x (T+2r) x (H+2p) x (W+2p)
-        bias = self.temporal_bias[:, :, None, None] + self.spatial_bias.reshape(heads, 1, size, size)  # heads x R x k x k
+        # heads x R x k x k: a temporal term per frame offset plus a spatial term per window offset
+        bias = self.temporal_bias[:, :, None, None] + self.spatial_bias.reshape(heads, 1, size, size)
         window, extent = (2 * r + 1, size, size), q.shape[3:]
         whole = self._whole_window(q)
         return self._attend(
