@@ -20,6 +20,7 @@ from monai.engines import IterationEvents
 from monai.utils import CommonKeys as Keys
 from monai.utils import convert_to_tensor
 from torch import nn
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from ..losses.teacher_consistency import TeacherConsistencyLoss
 
@@ -99,12 +100,16 @@ class MeanTeacher:
     def update_teacher(self, engine: Engine) -> None:
         decay = min(self.ema_decay, 1.0 - 1.0 / (engine.state.iteration + 1))
         student = _unwrap(self.network).state_dict()
+        averaged, sources = [], []
         for name, value in self.teacher.state_dict().items():
             source = student[name].detach()
             if value.dtype.is_floating_point:
-                value.mul_(decay).add_(source.to(value.dtype), alpha=1.0 - decay)
+                averaged.append(value)
+                sources.append(source.to(value.dtype))
             else:
                 value.copy_(source)
+        if averaged:  # all tensors in one multi-tensor operation: a few kernels instead of two per tensor on a GPU
+            get_ema_multi_avg_fn(decay)(averaged, sources, None)
 
 
 def _unwrap(network: nn.Module) -> nn.Module:
