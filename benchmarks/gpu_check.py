@@ -15,7 +15,8 @@ Three parts, each printed as a markdown table with the card's name and followed 
    (``mode="reduce-overhead"``: CUDA graphs) at their best eager batch.
 
 On one H100 with NCM one neighbour at a time, ``amp`` took 341 s and ``pipeline`` about 90 s; compiling NCM-Net small
-took over 3 minutes. ``--no-compile`` leaves the compiled rows out when a session has less than about 12 minutes.
+took over 3 minutes. ``--no-compile`` leaves the compiled rows out where less than about 12 minutes of GPU time are
+at hand.
 
     bash benchmarks/gpu_check.sh                    # all parts
     bash benchmarks/gpu_check.sh --no-compile       # without the compiled rows
