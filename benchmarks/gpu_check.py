@@ -164,7 +164,8 @@ def part_amp(sampler, args, device, card) -> None:
 
 
 def step_rate(model, sampler, args, device, dtype, compiled=False, teacher=False) -> float:
-    """Training iterations/s of the network and loss alone (clips already on the device)."""
+    """Training iterations/s of the network and loss (with ``teacher``, also the mean teacher), clips already on the
+    device: no loader in the way."""
     train_steps(model, sampler, 5, args.batch, device, dtype, compiled=compiled, teacher=teacher)  # warm-up, compile
     start = time.perf_counter()
     train_steps(model, sampler, args.rate_iters, args.batch, device, dtype, compiled=compiled, teacher=teacher)

@@ -60,7 +60,7 @@ class NeighborhoodCorrelationMining(nn.Module):
         whole_window: how the windows are computed. None (default) picks by device: all neighbours at once off the
             CPU, where the number of kernel launches bounds the speed (a training step of NCM-Net small launches 2.5x
             fewer operations), one neighbour at a time on the CPU, where each neighbour's products stay in cache
-            (the whole window at once trains 1.5x slower there). True or False forces either; both give the same
+            (the whole window at once trains 1.6x slower there). True or False forces either; both give the same
             result up to float rounding.
 
     Shapes:
@@ -147,7 +147,7 @@ class NeighborhoodCorrelationMining(nn.Module):
         keys: torch.Tensor | list[torch.Tensor],
         values: torch.Tensor | list[torch.Tensor],
         bias: torch.Tensor,
-        valid: torch.Tensor,
+        valid: torch.Tensor | list[torch.Tensor],
     ) -> torch.Tensor:
         """Each query's softmax attention over its own window of neighbours.
 
@@ -164,17 +164,17 @@ class NeighborhoodCorrelationMining(nn.Module):
             (N, heads, dv, *S).
         """
         window = bias.shape[2 : bias.dim() - q.dim() + 3]
-        window_dims = tuple(range(3, 3 + len(window)))
-        if isinstance(valid, list):
-            valid = torch.stack(valid, dim=2).unflatten(2, window)
-        if isinstance(keys, torch.Tensor):
+        whole = isinstance(keys, torch.Tensor)  # else lists of neighbours, ``_neighbours(..., whole=False)``
+        if whole:
             logits = (q.reshape(q.shape[:3] + (1,) * len(window) + q.shape[3:]) * keys).sum(dim=2)
         else:
             logits = torch.stack([(q * k).sum(dim=2) for k in keys], dim=2)
             logits = logits.view(logits.shape[:2] + window + logits.shape[3:])
+            valid = torch.stack(valid, dim=2).unflatten(2, window)
         logits = logits + bias + (1.0 - valid) * _MASKED_LOGIT  # N x heads x *K x *S
         weights = torch.softmax(logits.flatten(2, 1 + len(window)), dim=2)  # N x heads x prod(K) x *S
-        if isinstance(values, torch.Tensor):
+        if whole:
+            window_dims = tuple(range(3, 3 + len(window)))
             return (weights.view(logits.shape).unsqueeze(2) * values).sum(dim=window_dims)
         out = weights[:, :, 0].unsqueeze(2) * values[0]
         for n in range(1, len(values)):
@@ -184,7 +184,7 @@ class NeighborhoodCorrelationMining(nn.Module):
     def _space_time(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, batch: int, frames: int, heads: int, dk: int, dv: int
     ) -> torch.Tensor:
-        """Attention over the space-time window: (B*T, heads, dk, H, W) queries -> (B, heads, dv, T, H, W)."""
+        """Attention over the space-time window: (B*T, heads*dk, H, W) queries -> (B, heads, dv, T, H, W)."""
         r, size = self.temporal_radius, self.window_size
         pad = size // 2
         q = self._to_heads(q, batch, frames, heads, dk) * (dk**-0.5)  # B x heads x dk x T x H x W
@@ -234,7 +234,12 @@ class NeighborhoodCorrelationMining(nn.Module):
 
     @staticmethod
     def _neighbours(
-        t: torch.Tensor, first_dim: int, window: tuple[int, ...], extent: tuple[int, ...], step: int = 1, whole=True
+        t: torch.Tensor,
+        first_dim: int,
+        window: tuple[int, ...],
+        extent: tuple[int, ...],
+        step: int = 1,
+        whole: bool = True,
     ) -> torch.Tensor | list[torch.Tensor]:
         """The neighbours of each position of a padded map, without copying it.
 
