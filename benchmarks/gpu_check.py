@@ -14,9 +14,9 @@ Three parts, each printed as a markdown table with the card's name and followed 
    applied frame by frame at 112 px in bf16, eager; then NCM-Net small and the UNet with ``torch.compile``
    (``mode="reduce-overhead"``: CUDA graphs) at their best eager batch.
 
-On one H100 with NCM one neighbour at a time, ``amp`` took 341 s and ``pipeline`` about 90 s; compiling NCM-Net small
-took over 3 minutes. ``--no-compile`` leaves the compiled rows out where less than about 12 minutes of GPU time are
-at hand.
+On one H100 (NCM over whole windows) data took 35 s, ``amp`` 77 s at ``--amp-iters 300`` (341 s at 1,000 with the
+neighbour loop), ``pipeline`` 54 s, ``throughput`` 46 s eager and about 3 minutes more with the compiled rows.
+``--no-compile`` leaves those out where less than about 12 minutes of GPU time are at hand.
 
     bash benchmarks/gpu_check.sh                    # all parts
     bash benchmarks/gpu_check.sh --no-compile       # without the compiled rows

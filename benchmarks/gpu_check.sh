@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# GPU check (8-10 minutes on one CUDA card, about 5 with --no-compile): AMP stability on the realistic simulation
-# (bf16, fp16, fp32), the bundle's training pipeline against the network alone, and NCM-Net against MONAI UNet
-# frames/s, eager and compiled. Needs torch with CUDA; MONAI, pytorch-ignite and nibabel come from wheels in .whl/
-# when the machine lacks them (docs/benchmarks.md, "One GPU", says how to fetch them).
+# GPU check (about 10 minutes on one H100, 6-7 with --no-compile, 4 with --no-compile --amp-iters 300): AMP
+# stability on the realistic simulation (bf16, fp16, fp32), the bundle's training pipeline against the network alone,
+# and NCM-Net against MONAI UNet in frames/s, eager and compiled. Needs torch with CUDA; MONAI, pytorch-ignite and
+# nibabel come from wheels in .whl/ when the machine lacks them (docs/benchmarks.md, "One GPU", says how to fetch them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
