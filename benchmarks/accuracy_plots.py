@@ -1,6 +1,8 @@
-"""Plots of an accuracy benchmark run (``benchmarks/accuracy.py``): Dice along ED -> ES, and LV area curves.
+"""Plots of an accuracy benchmark run (``benchmarks/accuracy.py``): Dice along ED -> ES, LV area curves, and each
+model's Dice in every seed.
 
 python benchmarks/accuracy_plots.py --out .cache/accuracy --figures docs/figures
+python benchmarks/accuracy_plots.py --out .cache/long --plots seeds --prefix accuracy_1200_
 """
 
 from __future__ import annotations
@@ -41,7 +43,39 @@ def _run_dirs(out: Path, seed: int) -> dict[str, Path]:
     return dirs
 
 
-def dice_along_cycle(out: Path, figures: Path, seed: int, bins: int = 10) -> Path:
+def seed_spread(out: Path, figures: Path, prefix: str = "accuracy_", reference: str = "NCM-Net small") -> Path:
+    """Dice ED/ES and all-frame Dice of every model, one dot per seed, a bar at the mean and a dotted line at the
+    ``reference`` model's mean (from ``results.json``)."""
+    results = json.loads((out / "results.json").read_text())
+    by_model = defaultdict(list)
+    for row in results:
+        by_model[row["model"]].append(row)
+    models = sorted(by_model, key=lambda m: -np.mean([r["dice_full"] for r in by_model[m]]))
+    iterations = sorted({r.get("iterations") for r in results} - {None})
+    figure, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(models) + 1.6), sharey=True)
+    for axis, key, title in zip(axes, ("dice_semi", "dice_full"), ("Dice on ED and ES", "Dice on all frames")):
+        for y, model in enumerate(models):
+            values = [r[key] for r in by_model[model]]
+            axis.scatter(values, [y] * len(values), color="tab:blue", s=22, zorder=3)
+            axis.plot([np.mean(values)] * 2, [y - 0.3, y + 0.3], color="black", linewidth=2)
+        if reference in by_model:
+            axis.axvline(np.mean([r[key] for r in by_model[reference]]), color="tab:red", linestyle=":", linewidth=1)
+        axis.set_title(title)
+        axis.grid(axis="x", alpha=0.3)
+    seeds = {m: len(by_model[m]) for m in models}
+    axes[0].set_yticks(range(len(models)))
+    axes[0].set_yticklabels([f"{m} ({seeds[m]} seed{'s' * (seeds[m] > 1)})" for m in models], fontsize=8)
+    axes[0].invert_yaxis()
+    trained = "/".join(map(str, iterations))
+    figure.suptitle(f"Held-out simulated videos, {trained} iterations: dots = seeds, bar = mean, dotted = {reference}")
+    figure.tight_layout()
+    path = figures / f"{prefix}seeds.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def dice_along_cycle(out: Path, figures: Path, seed: int, bins: int = 10, prefix: str = "accuracy_") -> Path:
     """Mean all-frame Dice against the position between ED (0) and ES (1), one line per model."""
     items = {Path(i["image"]).name: i for i in load_datalist(out / "data" / "datalist.json", "test")}
     figure, axis = plt.subplots(figsize=(7, 4.5))
@@ -62,13 +96,15 @@ def dice_along_cycle(out: Path, figures: Path, seed: int, bins: int = 10) -> Pat
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
-    path = figures / "accuracy_dice_along_cycle.png"
+    path = figures / f"{prefix}dice_along_cycle.png"
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
 
 
-def area_curves(out: Path, figures: Path, seed: int, models: list[str], videos: int = 3) -> Path:
+def area_curves(
+    out: Path, figures: Path, seed: int, models: list[str], videos: int = 3, prefix: str = "accuracy_"
+) -> Path:
     """LV area per frame of a few test videos: ground truth against the chosen models."""
     dirs = _run_dirs(out, seed)
     first = _frames(dirs[models[0]])
@@ -86,7 +122,7 @@ def area_curves(out: Path, figures: Path, seed: int, models: list[str], videos: 
         axis.grid(alpha=0.3)
     np.atleast_1d(axes)[0].legend(fontsize=8)
     figure.tight_layout()
-    path = figures / "accuracy_area_curves.png"
+    path = figures / f"{prefix}area_curves.png"
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
@@ -102,11 +138,17 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         default=["NCM-Net small", "UNet 2D per frame (EchoNet)", "UNet 3D on the clip (SimLVSeg-3D)"],
     )
+    parser.add_argument("--plots", nargs="+", choices=("cycle", "areas", "seeds"), default=["cycle", "areas", "seeds"])
+    parser.add_argument("--prefix", default="accuracy_", help="start of the figures' file names")
     args = parser.parse_args(argv)
-    figures = Path(args.figures)
+    out, figures = Path(args.out), Path(args.figures)
     figures.mkdir(parents=True, exist_ok=True)
-    print(dice_along_cycle(Path(args.out), figures, args.seed))
-    print(area_curves(Path(args.out), figures, args.seed, args.curve_models))
+    if "cycle" in args.plots:
+        print(dice_along_cycle(out, figures, args.seed, prefix=args.prefix))
+    if "areas" in args.plots:
+        print(area_curves(out, figures, args.seed, args.curve_models, prefix=args.prefix))
+    if "seeds" in args.plots:
+        print(seed_spread(out, figures, prefix=args.prefix))
 
 
 if __name__ == "__main__":
