@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=".cache/accuracy")
     parser.add_argument("--dataset-dir", default=None, help="a converted dataset (default: a fixed synthetic set)")
-    parser.add_argument("--models", nargs="+", default=list(BENCHMARK_MODELS), choices=list(BENCHMARK_MODELS))
+    standard = [name for name, spec in BENCHMARK_MODELS.items() if not spec.get("experiment")]
+    parser.add_argument("--models", nargs="+", default=standard, choices=list(BENCHMARK_MODELS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--iterations", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=4)

@@ -5,11 +5,11 @@ would otherwise use: MONAI ``UNet`` applied frame by frame and trained on the ED
 approach), and MONAI ``UNet`` with ``spatial_dims=3`` on the whole clip (SimLVSeg-3D's approach), strided in space
 only so that a 10-frame clip keeps its frames. The baselines train as those approaches do, on the annotated frames
 alone: no cross-frame boundary term and no unlabelled-frame objective (NCM-Net's recipe; its ablations show what each
-part brings). ``train_overrides`` are extra bundle overrides for one model. Every model trains on the bundle's
-``mixed`` clips (ED -> ES clips and windows with ED or ES at a random position, as SimLVSeg samples): on ED -> ES
-clips alone, whose labelled frames always sit at the clip's two ends, the 3D UNet learned to segment only there
-(Dice 0.29 on all frames) and NCM-Net, whose correlation masks neighbours beyond the clip's ends, scored 0.79 on
-whole videos against 0.94 on validation clips.
+part brings). ``train_overrides`` are extra bundle overrides for one model; an ``experiment`` runs only when named.
+Every model trains on the bundle's ``mixed`` clips (ED -> ES clips and windows with ED or ES at a random position, as
+SimLVSeg samples): on ED -> ES clips alone, whose labelled frames always sit at the clip's two ends, the 3D UNet
+learned to segment only there (Dice 0.29 on all frames) and NCM-Net, whose correlation masks neighbours beyond the
+clip's ends, scored 0.79 on whole videos against 0.94 on validation clips.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ BENCHMARK_MODELS: dict[str, dict] = {
     "NCM-Net default": {"network_def": {"_target_": "ncm_components.networks.NCMNet"}, "boundary_weight": 0.1},
     "small w/o NCM": {"network_def": {**_SMALL, "use_ncm": False}, "boundary_weight": 0.1},
     "small w/o UMA": {"network_def": {**_SMALL, "use_uma": False}, "boundary_weight": 0.1},
+    "small, UMA threshold 0.01": {  # an experiment, run only when named
+        "network_def": {**_SMALL, "uma_threshold": 0.01},
+        "boundary_weight": 0.1,
+        "experiment": True,
+    },
     "small w/o boundary loss": {"network_def": _SMALL, "boundary_weight": 0.0},
     "small w/o unlabelled objective": {
         "network_def": _SMALL,
