@@ -34,7 +34,7 @@ BENCHMARK_MODELS: dict[str, dict] = {
     "NCM-Net default": {"network_def": {"_target_": "ncm_components.networks.NCMNet"}, "boundary_weight": 0.1},
     "small w/o NCM": {"network_def": {**_SMALL, "use_ncm": False}, "boundary_weight": 0.1},
     "small w/o UMA": {"network_def": {**_SMALL, "use_uma": False}, "boundary_weight": 0.1},
-    "small, UMA threshold 0.01": {  # an experiment, run only when named
+    "small with UMA threshold 0.01": {  # an experiment, run only when named
         "network_def": {**_SMALL, "uma_threshold": 0.01},
         "boundary_weight": 0.1,
         "experiment": True,
