@@ -8,11 +8,13 @@ markdown table is printed.
     python benchmarks/accuracy.py --out .cache/accuracy --iterations 400 --seeds 0 1 2
     python benchmarks/accuracy.py --dataset-dir data/camus --image-size 256   # a real datalist instead
     python benchmarks/accuracy.py --out .cache/accuracy --perturb dropout --strength 0.8   # robustness of trained runs
+    python benchmarks/accuracy.py --out .cache/accuracy --table-only --paired "NCM-Net small"   # paired by video
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import shutil
@@ -60,6 +62,11 @@ def snapshot_configs(out: Path) -> Path:
 
 def run_slug(name: str) -> str:
     return name.lower().replace(" ", "_").replace("/", "").replace("(", "").replace(")", "")
+
+
+def run_dir(out: Path, name: str, seed: int) -> Path:
+    """The folder of one model's run with one seed (its ``models/`` and ``eval/``)."""
+    return out / "runs" / f"{run_slug(name)}_seed{seed}"
 
 
 def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
@@ -152,6 +159,32 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def paired_table(rows: list[dict], out: Path, reference: str) -> str:
+    """Markdown table: ``reference`` minus every other model, same seed, video by video (``eval/videos.csv``), in
+    Dice points, with the number of videos where ``reference`` is better."""
+    lines = ["| against | seed | ED/ES | all frames |", "|---|---|---|---|"]
+    for name in dict.fromkeys(row["model"] for row in rows if row["model"] != reference):
+        cells = {key: [] for key in ("dice_semi", "dice_full")}
+        seeds = [r["seed"] for r in rows if r["model"] == name and any(
+            q["model"] == reference and q["seed"] == r["seed"] for q in rows)]  # fmt: skip
+        for seed in seeds:
+            ours, theirs = (_per_video(run_dir(out, model, seed)) for model in (reference, name))
+            for key, cell in cells.items():
+                differences = [ours[video][key] - theirs[video][key] for video in ours]
+                better = sum(d > 0 for d in differences)
+                cell.append(f"{100 * statistics.fmean(differences):+.2f} ({better}/{len(differences)})")
+        if seeds:
+            lines.append(f"| {name} | {' / '.join(map(str, seeds))} | {' / '.join(cells['dice_semi'])} | "
+                         f"{' / '.join(cells['dice_full'])} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _per_video(run: Path) -> dict[str, dict[str, float]]:
+    """Dice ED/ES and all-frame Dice of every test video of a run, by video file name."""
+    with open(run / "eval" / "videos.csv") as f:
+        return {row["video"]: {k: float(row[k]) for k in ("dice_semi", "dice_full")} for row in csv.DictReader(f)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=".cache/accuracy")
@@ -166,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-test", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
+    parser.add_argument("--paired", metavar="MODEL", help="with --table-only: MODEL minus each other model, by video")
     parser.add_argument("--perturb", choices=sorted(PERTURBATIONS), help="re-evaluate trained runs under this")
     parser.add_argument("--strength", type=float, default=0.8, help="strength of --perturb")
     args = parser.parse_args(argv)
@@ -175,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     results_file = out / "results.json"
     rows = json.loads(results_file.read_text()) if results_file.is_file() else []
     if args.table_only:
-        print(table(rows))
+        print(paired_table(rows, out, args.paired) if args.paired else table(rows))
         return
     args.configs = snapshot_configs(out)
     if args.perturb is not None:
@@ -185,9 +219,9 @@ def main(argv: list[str] | None = None) -> None:
             if row["model"] in args.models and row["seed"] in args.seeds:
                 if any(n["model"] == row["model"] and n["seed"] == row["seed"] for n in noisy):
                     continue
-                run_dir = out / "runs" / f"{run_slug(row['model'])}_seed{row['seed']}"
+                trained = run_dir(out, row["model"], row["seed"])
                 noisy.append(
-                    evaluate_perturbed(row["model"], row["seed"], run_dir, data_dir, args.perturb, args.strength, args)
+                    evaluate_perturbed(row["model"], row["seed"], trained, data_dir, args.perturb, args.strength, args)
                 )
                 noisy[-1].update(params_m=row["params_m"], cpu_fps=row["cpu_fps"])
                 noisy_file.write_text(json.dumps(noisy, indent=1))
@@ -202,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in args.models:
             if (name, seed) in done:
                 continue
-            row = run_one(name, seed, data_dir, out / "runs" / f"{run_slug(name)}_seed{seed}", args)
+            row = run_one(name, seed, data_dir, run_dir(out, name, seed), args)
             model = build_model(name)
             row["params_m"] = sum(p.numel() for p in model.parameters()) / 1e6
             row["cpu_fps"] = cpu_frames_per_second(model, args.image_size)

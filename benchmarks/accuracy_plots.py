@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from ncm_components.data.datalist import load_datalist  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import run_slug  # noqa: E402
+from accuracy import run_dir  # noqa: E402
 
 
 def _frames(run_dir: Path) -> dict[str, list[dict]]:
@@ -39,7 +39,7 @@ def _run_dirs(out: Path, seed: int) -> dict[str, Path]:
     dirs = {}
     for row in results:
         if row["seed"] == seed:
-            dirs[row["model"]] = out / "runs" / f"{run_slug(row['model'])}_seed{seed}"
+            dirs[row["model"]] = run_dir(out, row["model"], seed)
     return dirs
 
 
@@ -79,9 +79,9 @@ def dice_along_cycle(out: Path, figures: Path, seed: int, bins: int = 10, prefix
     """Mean all-frame Dice against the position between ED (0) and ES (1), one line per model."""
     items = {Path(i["image"]).name: i for i in load_datalist(out / "data" / "datalist.json", "test")}
     figure, axis = plt.subplots(figsize=(7, 4.5))
-    for model, run_dir in _run_dirs(out, seed).items():
+    for model, run in _run_dirs(out, seed).items():
         sums, counts = np.zeros(bins), np.zeros(bins)
-        for video, rows in _frames(run_dir).items():
+        for video, rows in _frames(run).items():
             ed, es = items[video]["ed_frame"], items[video]["es_frame"]
             for row in rows:
                 t = int(row["frame"])
