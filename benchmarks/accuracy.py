@@ -9,6 +9,7 @@ markdown table is printed.
     python benchmarks/accuracy.py --dataset-dir data/camus --image-size 256   # a real datalist instead
     python benchmarks/accuracy.py --out .cache/accuracy --perturb dropout --strength 0.8   # robustness of trained runs
     python benchmarks/accuracy.py --out .cache/accuracy --table-only --paired "NCM-Net small"   # paired by video
+    python benchmarks/accuracy.py --out .cache/accuracy --table-only --paired "NCM-Net small" --by quality
 """
 
 from __future__ import annotations
@@ -159,30 +160,77 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def paired_table(rows: list[dict], out: Path, reference: str) -> str:
+def paired_table(rows: list[dict], out: Path, reference: str, groups: dict[str, str] | None = None) -> str:
     """Markdown table: ``reference`` minus every other model, same seed, video by video (``eval/videos.csv``), in
-    Dice points, with the number of videos where ``reference`` is better."""
-    lines = ["| against | seed | ED/ES | all frames |", "|---|---|---|---|"]
+    Dice points, with the number of videos where ``reference`` is better.
+
+    ``groups`` (video file name -> group, e.g. from :func:`video_groups`) splits every row by group, seeds pooled.
+    """
+    if groups is None:
+        lines = ["| against | seed | ED/ES | all frames |", "|---|---|---|---|"]
+    else:
+        lines = [
+            f"| against | seeds | videos | ED/ES | all frames | {reference}: Dice ED/ES / all frames |",
+            "|" + "---|" * 6,
+        ]
     for name in dict.fromkeys(row["model"] for row in rows if row["model"] != reference):
-        cells = {key: [] for key in ("dice_semi", "dice_full")}
         seeds = [r["seed"] for r in rows if r["model"] == name and any(
             q["model"] == reference and q["seed"] == r["seed"] for q in rows)]  # fmt: skip
-        for seed in seeds:
-            ours, theirs = (_per_video(run_dir(out, model, seed)) for model in (reference, name))
-            for key, cell in cells.items():
-                differences = [ours[video][key] - theirs[video][key] for video in ours]
-                better = sum(d > 0 for d in differences)
-                cell.append(f"{100 * statistics.fmean(differences):+.2f} ({better}/{len(differences)})")
-        if seeds:
-            lines.append(f"| {name} | {' / '.join(map(str, seeds))} | {' / '.join(cells['dice_semi'])} | "
-                         f"{' / '.join(cells['dice_full'])} |")  # fmt: skip
+        differences = {seed: _paired_differences(out, reference, name, seed) for seed in seeds}
+        if not seeds:
+            continue
+        if groups is None:
+            cells = {key: " / ".join(_paired_cell([d[key] for d in differences[s].values()]) for s in seeds)
+                     for key in ("dice_semi", "dice_full")}  # fmt: skip
+            lines.append(f"| {name} | {' / '.join(map(str, seeds))} | {cells['dice_semi']} | {cells['dice_full']} |")
+            continue
+        for group in dict.fromkeys(groups.values()):  # in the order video_groups gives
+            videos = [video for video, member in groups.items() if member == group]
+            pooled = [differences[s][video] for s in seeds for video in videos if video in differences[s]]
+            if pooled:
+                cells = {key: _paired_cell([d[key] for d in pooled]) for key in ("dice_semi", "dice_full")}
+                ours = [_per_video(run_dir(out, reference, s))[video] for s in seeds for video in videos]
+                dice = " / ".join(f"{statistics.fmean(d[key] for d in ours):.3f}" for key in ("dice_semi", "dice_full"))
+                lines.append(f"| {name} | {' / '.join(map(str, seeds))} | {group} ({len(videos)}) | "
+                             f"{cells['dice_semi']} | {cells['dice_full']} | {dice} |")  # fmt: skip
     return "\n".join(lines)
+
+
+def _paired_cell(differences: list[float]) -> str:
+    """Mean difference in Dice points, and how many are positive, e.g. ``+0.21 (26/50)``."""
+    return f"{100 * statistics.fmean(differences):+.2f} ({sum(d > 0 for d in differences)}/{len(differences)})"
+
+
+def _paired_differences(out: Path, reference: str, other: str, seed: int) -> dict[str, dict[str, float]]:
+    """``reference`` minus ``other`` per test video of one seed: Dice ED/ES and all-frame Dice, by video name."""
+    ours, theirs = (_per_video(run_dir(out, model, seed)) for model in (reference, other))
+    return {video: {key: ours[video][key] - theirs[video][key] for key in ours[video]} for video in ours}
 
 
 def _per_video(run: Path) -> dict[str, dict[str, float]]:
     """Dice ED/ES and all-frame Dice of every test video of a run, by video file name."""
     with open(run / "eval" / "videos.csv") as f:
         return {row["video"]: {k: float(row[k]) for k in ("dice_semi", "dice_full")} for row in csv.DictReader(f)}
+
+
+def video_groups(datalist: Path, field: str, bins: int = 3) -> dict[str, str]:
+    """Test video file name -> group by a datalist field: its value for text fields (``view``), its quantile bin
+    (``bins`` of equal counts, labelled with their value range) for numeric ones (``quality``, ``ef``); ordered by
+    group (text values sorted, bins from low to high)."""
+    items = json.loads(Path(datalist).read_text())["test"]
+    missing = [item.get("image") for item in items if field not in item]
+    if missing:
+        raise ValueError(f"{datalist}: test items have no {field!r} field (first: {missing[0]}).")
+    values = {Path(item["image"]).name: item[field] for item in items}
+    if not all(isinstance(v, (int, float)) for v in values.values()):
+        return {video: str(values[video]) for video in sorted(values, key=lambda video: str(values[video]))}
+    ordered = sorted(values, key=values.get)
+    groups, bins = {}, max(1, min(bins, len(ordered)))
+    for b in range(bins):
+        members = ordered[b * len(ordered) // bins : (b + 1) * len(ordered) // bins]
+        label = f"{field} {values[members[0]]:g}-{values[members[-1]]:g}"
+        groups.update(dict.fromkeys(members, label))
+    return groups
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -200,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
     parser.add_argument("--paired", metavar="MODEL", help="with --table-only: MODEL minus each other model, by video")
+    parser.add_argument("--by", metavar="FIELD", help="with --paired: split by a test-datalist field (quality, view)")
     parser.add_argument("--perturb", choices=sorted(PERTURBATIONS), help="re-evaluate trained runs under this")
     parser.add_argument("--strength", type=float, default=0.8, help="strength of --perturb")
     args = parser.parse_args(argv)
@@ -209,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     results_file = out / "results.json"
     rows = json.loads(results_file.read_text()) if results_file.is_file() else []
     if args.table_only:
-        print(paired_table(rows, out, args.paired) if args.paired else table(rows))
+        groups = video_groups(data_dir / "datalist.json", args.by) if args.by else None
+        print(paired_table(rows, out, args.paired, groups) if args.paired else table(rows))
         return
     args.configs = snapshot_configs(out)
     if args.perturb is not None:

@@ -1,0 +1,88 @@
+"""The accuracy benchmark's paired tables: differences video by video, and their split by a datalist field."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def accuracy():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location("accuracy_benchmark", BENCHMARKS / "accuracy.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _write_run(accuracy, out: Path, model: str, seed: int, dice: dict[str, tuple[float, float]]) -> None:
+    """A run folder whose eval/videos.csv holds (Dice ED/ES, all-frame Dice) per video."""
+    folder = accuracy.run_dir(out, model, seed) / "eval"
+    folder.mkdir(parents=True)
+    with open(folder / "videos.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["video", "dice_semi", "dice_full"])
+        for video, (semi, full) in dice.items():
+            writer.writerow([video, semi, full])
+
+
+@pytest.fixture
+def runs(accuracy, tmp_path):
+    """Two models, seeds 0 and 1, three videos; "ours" beats "theirs" on a.nii.gz and c.nii.gz only."""
+    ours = {"a.nii.gz": (0.95, 0.90), "b.nii.gz": (0.90, 0.80), "c.nii.gz": (0.80, 0.70)}
+    theirs = {"a.nii.gz": (0.93, 0.89), "b.nii.gz": (0.91, 0.82), "c.nii.gz": (0.78, 0.66)}
+    for seed in (0, 1):
+        _write_run(accuracy, tmp_path, "ours", seed, ours)
+        _write_run(accuracy, tmp_path, "theirs", seed, theirs)
+    rows = [{"model": model, "seed": seed} for seed in (0, 1) for model in ("ours", "theirs")]
+    test = [
+        {"image": "videos/a.nii.gz", "quality": 0.9, "view": "4CH"},
+        {"image": "videos/b.nii.gz", "quality": 0.5, "view": "2CH"},
+        {"image": "videos/c.nii.gz", "quality": 0.1, "view": "4CH"},
+    ]
+    (tmp_path / "datalist.json").write_text(json.dumps({"training": [], "test": test}))
+    return tmp_path, rows
+
+
+def test_paired_table_means_and_counts_video_by_video(accuracy, runs):
+    out, rows = runs
+    table = accuracy.paired_table(rows, out, "ours")
+    # ED/ES: (+2 - 1 + 2) / 3 = +1.00 points, better in 2 of 3; all frames: (+1 - 2 + 4) / 3 = +1.00
+    assert table.splitlines()[-1] == "| theirs | 0 / 1 | +1.00 (2/3) / +1.00 (2/3) | +1.00 (2/3) / +1.00 (2/3) |"
+
+
+def test_video_groups_bins_numbers_low_to_high_and_keeps_text(accuracy, runs):
+    out, _ = runs
+    by_quality = accuracy.video_groups(out / "datalist.json", "quality", bins=3)
+    assert list(by_quality.values()) == ["quality 0.1-0.1", "quality 0.5-0.5", "quality 0.9-0.9"]
+    assert list(by_quality) == ["c.nii.gz", "b.nii.gz", "a.nii.gz"]
+    assert accuracy.video_groups(out / "datalist.json", "view") == {
+        "b.nii.gz": "2CH",
+        "a.nii.gz": "4CH",
+        "c.nii.gz": "4CH",
+    }
+
+
+def test_paired_table_by_group_pools_seeds_per_group(accuracy, runs):
+    out, rows = runs
+    groups = accuracy.video_groups(out / "datalist.json", "view")
+    lines = accuracy.paired_table(rows, out, "ours", groups).splitlines()
+    # 2CH: video b, two seeds: -1 and -2 points; 4CH: videos a and c: ED/ES +2, +2; all frames +1, +4
+    assert lines[2] == "| theirs | 0 / 1 | 2CH (1) | -1.00 (0/2) | -2.00 (0/2) | 0.900 / 0.800 |"
+    assert lines[3] == "| theirs | 0 / 1 | 4CH (2) | +2.00 (4/4) | +2.50 (4/4) | 0.875 / 0.800 |"
+
+
+def test_video_groups_names_the_datalist_when_the_field_is_missing(accuracy, runs):
+    out, _ = runs
+    with pytest.raises(ValueError, match=r"datalist\.json.*'ef'.*videos/a\.nii\.gz"):
+        accuracy.video_groups(out / "datalist.json", "ef")
