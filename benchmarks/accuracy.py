@@ -2,11 +2,13 @@
 
 Every model is trained by ``bundle/configs/train.yaml`` with the same data, augmentation, iterations, batch and seed
 (only ``network_def`` and the boundary-loss weight differ) and scored by ``evaluate.yaml`` on whole held-out videos
-with ground truth on every frame. Results go to ``--out`` (``results.json``, one evaluation folder per run) and a
-markdown table is printed.
+with ground truth on every frame, in fp32 on whatever device the bundle picks (``--amp`` for mixed precision). Results
+go to ``--out`` (``results.json``, one evaluation folder per run) and a markdown table is printed. ``--jobs N`` trains
+N runs at a time, each in its own process with its log in ``out/logs/``: a small network leaves most of a GPU idle.
 
     python benchmarks/accuracy.py --out .cache/accuracy --iterations 400 --seeds 0 1 2
     python benchmarks/accuracy.py --dataset-dir data/camus --image-size 256   # a real datalist instead
+    bash benchmarks/gpu_env.sh python3 benchmarks/accuracy.py --iterations 1200 --jobs 4   # 4 runs at once, one GPU
     python benchmarks/accuracy.py --out .cache/accuracy --perturb dropout --strength 0.8   # robustness of trained runs
     python benchmarks/accuracy.py --out .cache/accuracy --table-only --paired "NCM-Net small"   # paired by video
     python benchmarks/accuracy.py --out .cache/accuracy --table-only --paired "NCM-Net small" --by quality
@@ -15,13 +17,17 @@ markdown table is printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
+import multiprocessing
+import os
 import shutil
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
@@ -87,6 +93,8 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
         "train#trainer#max_epochs": epochs,
         "val_interval": max(1, epochs // 4),
         "resume": False,
+        "amp": args.amp,  # fp32 unless asked: rows of a CPU and of a GPU compare
+        **loader_overrides(args.jobs),
         **spec.get("train_overrides", {}),
     }
     shutil.rmtree(run_dir, ignore_errors=True)  # a run interrupted earlier starts again from scratch
@@ -98,6 +106,40 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
     summary.update(model=name, seed=seed, epochs=epochs, iterations=epochs * iterations_per_epoch)
     summary["minutes"] = (time.perf_counter() - tick) / 60
     return summary
+
+
+def loader_overrides(jobs: int) -> dict:
+    """On a GPU the bundle gives its loader all cores but one; runs sharing the machine share them out."""
+    if jobs <= 1 or not torch.cuda.is_available():
+        return {}
+    return {"num_workers": max(1, ((os.cpu_count() or 2) - 1) // jobs)}
+
+
+def run_logged(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
+    """:func:`run_one` in a process of its own (``--jobs``), its output in ``out/logs/<run>.txt``."""
+    torch.set_num_threads(args.threads)
+    log = Path(args.out) / "logs" / f"{run_dir.name}.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as stream, contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+        os.dup2(stream.fileno(), 1)  # the bundle's logging and progress bars write to the descriptors themselves
+        os.dup2(stream.fileno(), 2)
+        return run_one(name, seed, data_dir, run_dir, args)
+
+
+def run_all(pending: list[tuple[str, int]], data_dir: Path, args):
+    """Yield the summary of every (model, seed) run as it ends: one after another, or ``args.jobs`` at a time."""
+    if args.jobs <= 1:
+        for name, seed in pending:
+            yield run_one(name, seed, data_dir, run_dir(Path(args.out), name, seed), args)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of the parent's thread pools
+    with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        jobs = [
+            pool.submit(run_logged, name, seed, data_dir, run_dir(Path(args.out), name, seed), args)
+            for name, seed in pending
+        ]
+        for job in as_completed(jobs):
+            yield job.result()
 
 
 def run_workflow(configs: list[str], overrides: dict) -> None:
@@ -245,7 +287,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--image-size", type=int, default=112)
     parser.add_argument("--num-train", type=int, default=200)
     parser.add_argument("--num-test", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads of each run")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process (on one GPU)")
+    parser.add_argument("--amp", action="store_true", help="train with the bundle's mixed precision (GPU)")
     parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
     parser.add_argument("--paired", metavar="MODEL", help="with --table-only: MODEL minus each other model, by video")
     parser.add_argument("--by", metavar="FIELD", help="with --paired: split by a test-datalist field (quality, view)")
@@ -282,18 +326,17 @@ def main(argv: list[str] | None = None) -> None:
             data_dir, num_train=args.num_train, num_val=20, num_test=args.num_test, size=112, seed=2024, workers=2
         )
     done = {(row["model"], row["seed"]) for row in rows}
-    for seed in args.seeds:
-        for name in args.models:
-            if (name, seed) in done:
-                continue
-            row = run_one(name, seed, data_dir, run_dir(out, name, seed), args)
-            model = build_model(name)
-            row["params_m"] = sum(p.numel() for p in model.parameters()) / 1e6
-            row["cpu_fps"] = cpu_frames_per_second(model, args.image_size)
-            rows.append(row)
-            out.mkdir(parents=True, exist_ok=True)
-            results_file.write_text(json.dumps(rows, indent=1))
-            print(f"accuracy: {name} seed {seed}: Dice all frames {row['dice_full']:.3f} ({row['minutes']:.1f} min)")
+    pending = [(name, seed) for seed in args.seeds for name in args.models if (name, seed) not in done]
+    for row in run_all(pending, data_dir, args):
+        model = build_model(row["model"])
+        row["params_m"] = sum(p.numel() for p in model.parameters()) / 1e6
+        row["cpu_fps"] = cpu_frames_per_second(model, args.image_size)
+        row["device"] = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+        rows.append(row)
+        out.mkdir(parents=True, exist_ok=True)
+        results_file.write_text(json.dumps(rows, indent=1))
+        print(f"accuracy: {row['model']} seed {row['seed']}: Dice all frames {row['dice_full']:.3f} "
+              f"({row['minutes']:.1f} min)")  # fmt: skip
     print(table(rows))
 
 
