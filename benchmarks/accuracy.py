@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import json
 import math
 import multiprocessing
@@ -218,9 +219,9 @@ def paired_table(rows: list[dict], out: Path, reference: str, groups: dict[str, 
     for name in dict.fromkeys(row["model"] for row in rows if row["model"] != reference):
         seeds = [r["seed"] for r in rows if r["model"] == name and any(
             q["model"] == reference and q["seed"] == r["seed"] for q in rows)]  # fmt: skip
-        differences = {seed: _paired_differences(out, reference, name, seed) for seed in seeds}
         if not seeds:
             continue
+        differences = {seed: _paired_differences(out, reference, name, seed) for seed in seeds}
         if groups is None:
             cells = {key: " / ".join(_paired_cell([d[key] for d in differences[s].values()]) for s in seeds)
                      for key in ("dice_semi", "dice_full")}  # fmt: skip
@@ -249,8 +250,9 @@ def _paired_differences(out: Path, reference: str, other: str, seed: int) -> dic
     return {video: {key: ours[video][key] - theirs[video][key] for key in ours[video]} for video in ours}
 
 
+@functools.lru_cache(maxsize=None)
 def _per_video(run: Path) -> dict[str, dict[str, float]]:
-    """Dice ED/ES and all-frame Dice of every test video of a run, by video file name."""
+    """Dice ED/ES and all-frame Dice of every test video of a run, by video file name (read once per run)."""
     with open(run / "eval" / "videos.csv") as f:
         return {row["video"]: {k: float(row[k]) for k in ("dice_semi", "dice_full")} for row in csv.DictReader(f)}
 
