@@ -71,6 +71,42 @@ def test_simulation_varies_view_quality_and_keeps_the_label_in_the_sector():
         synthetic.generate_echo(0, view="PLAX")
 
 
+def test_through_plane_loss_darkens_its_segment_only_around_its_phase():
+    """A wall segment that leaves the plane at end-systole is lost there, back at end-diastole, untouched elsewhere."""
+    from dataclasses import replace
+
+    from ncm_components.data import anatomy, ultrasound
+
+    rng = np.random.default_rng(0)
+    heart = anatomy.sample_heart(rng, 55.0, "4CH")
+    scan = ultrasound.SectorScan(150.0, math.radians(35), 96, 64)
+    settings = replace(ultrasound.sample_scanner(rng, 0.5), through_plane=((0.9, 0.08, 40.0, 30.0, 0.9, 1.0),))
+    simulator = ultrasound.BModeSimulator(heart, scan, settings, 64, 150.0 / 64, rng)
+    at_es, at_ed = simulator._window_at(1.0), simulator._window_at(0.0)
+    depth = scan.radii()[:, None] * np.ones((1, scan.beams))
+    beam = np.ones((scan.samples, 1)) * (np.arange(scan.beams) + 0.5) / scan.beams
+    segment = (np.abs(beam - 0.9) < 0.02) & (depth > 50) & (depth < 60)  # the core of the 40-70 mm segment
+    far = (beam < 0.5) | (depth > 100)
+    assert (at_es[segment] / simulator.window[segment]).max() < 0.2  # 90 % lost at the core at its worst phase
+    np.testing.assert_allclose(at_ed, simulator.window, rtol=1e-6)  # |0 - 1| > 0.6: no loss at the other end
+    np.testing.assert_allclose(at_es[far], simulator.window[far], rtol=1e-3)
+
+
+def test_poor_windows_blur_the_wall_into_the_cavity():
+    """Videos of the same seeds at a poor and at a good acoustic window: at the poor window the ring of wall around
+    the LV stands out less from the cavity (clutter and noise fill the cavity; dropout and through-plane losses take
+    parts of the wall)."""
+    from ncm_components.data.image_stats import frame_statistics
+
+    contrast = {}
+    for quality in (0.05, 0.95):
+        echoes = [synthetic.generate_echo(seed, size=80, quality=quality) for seed in range(4)]
+        stats = [frame_statistics(e.video[..., e.ed_frame], e.lv_masks[..., e.ed_frame]) for e in echoes]
+        ring, cavity = (np.median(np.concatenate([s[region] for s in stats])) for region in ("ring", "cavity"))
+        contrast[quality] = float(ring - cavity)
+    assert contrast[0.05] < 0.8 * contrast[0.95], contrast
+
+
 def test_synthetic_stats_cli_prints_the_table(capsys):
     assert synthetic.main(["--stats", "--num-videos", "3", "--size", "64"]) in (0, 1)
     out = capsys.readouterr().out

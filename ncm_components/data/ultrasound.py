@@ -4,7 +4,9 @@ A frame is formed as a scanner forms it, in beam (depth x angle) coordinates:
 
 1. tissue backscatter amplitude per sample from the anatomy's outlines (echogenicity by tissue kind), weakened where
    a wall runs along the beams (anisotropic scattering: the lateral-wall dropout of apical views), brightened where an
-   interface faces the beam (specular reflection), and shadowed or dropped out in random beam sectors;
+   interface faces the beam (specular reflection), shadowed or dropped out in random beam sectors, and lost in wall
+   segments that leave the imaging plane at some phase of the cycle (through-plane motion: a segment seen at
+   end-diastole may vanish at end-systole);
 2. complex scatterers: a random field fixed to the tissue (looked up at each sample's end-diastolic position, so the
    speckle moves with the heart), partly renewed each frame (slow decorrelation); blood gets fresh scatterers;
 3. convolution with a point spread function: Gaussian along the beam (pulse length), and across it a main lobe whose
@@ -99,13 +101,25 @@ class ScannerSettings:
     clutter_depth: float  # mm over which the clutter fades
     reverberation: tuple[float, float, float, float]  # level, depth mm, first beam share, last beam share
     dropouts: tuple[tuple[float, float, float, float], ...]  # (angle share, width share, depth mm, strength)
+    # through-plane losses: (angle share, width share, depth mm, extent mm, strength, contraction of the worst loss)
+    through_plane: tuple[tuple[float, float, float, float, float, float], ...]
     dynamic_range: float  # dB
     tissue_level: float  # where myocardium's mean power sits in the displayed range (the gain)
     gamma: float  # display curve
 
 
 def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> ScannerSettings:
-    """Draw scanner settings; ``quality`` (0 poor .. 1 good) drives clutter, noise, dropout and blur."""
+    """Draw scanner settings; ``quality`` (0 poor .. 1 good) drives clutter, noise, dropout, blur and wall loss.
+
+    A poor window (quality near 0) is what makes real apical echo hard: walls that run along the beams nearly vanish,
+    several beam sectors are shadowed or dropped out, wall segments leave the plane for part of the cycle, the beam is
+    blurred by aberration and the apex is lost in near-field clutter. Quality is drawn from Beta(1.6, 1.6).
+
+    The extra dropout sectors of poor windows and the through-plane losses are drawn from a child generator
+    (``rng.spawn``), which leaves ``rng``'s own stream as it was before they were added: a seed gives the same anatomy,
+    scanner and speckle with and without them, so the two can be compared video for video.
+    """
+    poor_window = rng.spawn(1)[0]
     q = float(rng.beta(1.6, 1.6)) if quality is None else float(quality)
     poor = 1.0 - q
     hazy = rng.random() < 0.1  # a bright preset with a hazy cavity, as many scanners show it
@@ -121,19 +135,9 @@ def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> Sc
         "valve": float(rng.uniform(1.0, 2.4)),
         "fibrous": float(rng.uniform(1.8, 3.0)),
     }
-    dropouts = []
-    for _ in range(int(rng.poisson(0.5 + 1.5 * poor))):
-        shadow = rng.random() < 0.3
-        dropouts.append(
-            (
-                float(
-                    rng.choice([rng.uniform(0.0, 0.2), rng.uniform(0.8, 1.0), rng.uniform(0.2, 0.8)], p=[0.4, 0.4, 0.2])
-                ),
-                float(rng.uniform(0.04, 0.15)),
-                float(rng.uniform(10, 30) if shadow else rng.uniform(40, 110)),
-                float(rng.uniform(0.6, 0.95) if shadow else rng.uniform(0.3, 0.8)),
-            )
-        )
+    dropouts = [_dropout(rng, 0.0) for _ in range(int(rng.poisson(0.5 + 1.5 * poor)))]
+    dropouts += [_dropout(poor_window, poor) for _ in range(int(poor_window.poisson(0.3 + 2.0 * poor)))]
+    through_plane = tuple(_through_plane_loss(poor_window) for _ in range(int(poor_window.poisson(0.8 + 3.0 * poor))))
     reverberation = (0.0, 0.0, 0.0, 0.0)
     if rng.random() < 0.3 + 0.4 * poor:
         start = float(rng.uniform(0.0, 0.6))
@@ -151,7 +155,7 @@ def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> Sc
         lateral_psf=float(rng.uniform(1.4, 2.4)) * (1 + 0.4 * poor),
         focus=float(rng.uniform(60, 110)),
         side_lobe=float(rng.uniform(0.03, 0.08) if not hazy else rng.uniform(0.1, 0.25)) * (1 + poor),
-        anisotropy=float(rng.uniform(0.15, 0.6)) * (0.6 + 0.4 * q),
+        anisotropy=float(rng.uniform(0.1, 0.6)) * (0.3 + 0.7 * q),
         specular=float(rng.uniform(0.5, 2.0)),
         persistence=float(rng.uniform(0.75, 0.95)),
         attenuation=float(rng.uniform(0.025, 0.045)),
@@ -161,9 +165,39 @@ def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> Sc
         clutter_depth=float(rng.uniform(15, 60) if not hazy else rng.uniform(40, 120)),
         reverberation=reverberation,
         dropouts=tuple(dropouts),
+        through_plane=through_plane,
         dynamic_range=float(rng.uniform(45, 60)),
         tissue_level=float(rng.uniform(0.38, 0.6) if not hazy else rng.uniform(0.62, 0.85)),
         gamma=float(rng.uniform(1.0, 1.6)),
+    )
+
+
+def _beam_position(rng: np.random.Generator) -> float:
+    """Where a loss sits across the sector (share of the beams): mostly at the edges, where the walls run."""
+    return float(rng.choice([rng.uniform(0.0, 0.2), rng.uniform(0.8, 1.0), rng.uniform(0.2, 0.8)], p=[0.4, 0.4, 0.2]))
+
+
+def _dropout(rng: np.random.Generator, poor: float) -> tuple[float, float, float, float]:
+    """A shadow (from a shallow depth, a rib) or a dropout (beyond the heart's near wall); wider and deeper when poor."""
+    shadow = rng.random() < 0.3
+    return (
+        _beam_position(rng),
+        float(rng.uniform(0.04, 0.15 + 0.1 * poor)),
+        float(rng.uniform(10, 30) if shadow else rng.uniform(40, 110)),
+        float(rng.uniform(0.6, 0.95 + 0.03 * poor) if shadow else rng.uniform(0.3, 0.8 + 0.15 * poor)),
+    )
+
+
+def _through_plane_loss(rng: np.random.Generator) -> tuple[float, float, float, float, float, float]:
+    """A wall segment that leaves the imaging plane around one phase of the cycle (see ``ScannerSettings``); placed
+    across the middle and right of the sector, where the LV's septum and lateral (or anterior) wall run."""
+    return (
+        float(rng.uniform(0.3, 0.95)),
+        float(rng.uniform(0.06, 0.18)),
+        float(rng.uniform(20, 100)),
+        float(rng.uniform(20, 50)),
+        float(rng.uniform(0.7, 1.0)),
+        float(rng.uniform(0.0, 1.0)),
     )
 
 
@@ -209,6 +243,7 @@ class BModeSimulator:
         self.fresh = self._complex_noise()
 
         self.window = self._window_gain()  # dropout, shadows: (samples, beams)
+        self.through_plane = self._through_plane_losses()  # (K, samples, beams) and (K,) worst-loss contraction
         self.depth_gain = np.exp(-(1.0 - settings.tgc_compensation) * settings.attenuation * self.radii)
         self.tgc = np.exp(settings.tgc_compensation * settings.attenuation * self.radii)
         self.clutter_map = self._clutter_amplitude()
@@ -234,6 +269,26 @@ class BModeSimulator:
             onset = 1.0 / (1.0 + np.exp(-(self.radii - depth) / 4.0))
             gain *= 1.0 - strength * lateral * onset
         return gain
+
+    def _through_plane_losses(self) -> tuple[np.ndarray, np.ndarray]:
+        """(K, samples, beams) loss of each through-plane segment at its worst, and (K,) the contraction of the worst."""
+        share = self._beam_share()[None, :]
+        losses, worst = [], []
+        for centre, width, depth, extent, strength, phase in self.settings.through_plane:
+            lateral = np.exp(-(((share - centre) / width) ** 2))
+            band = np.exp(-(((self.radii - depth - extent / 2) / (extent / 2)) ** 4))
+            losses.append(strength * lateral * band)
+            worst.append(phase)
+        shape = (len(losses), self.scan.samples, self.scan.beams)
+        return np.asarray(losses, np.float32).reshape(shape), np.asarray(worst, np.float32)
+
+    def _window_at(self, contraction: float) -> np.ndarray:
+        """(samples, beams) window gain at one instant: the static losses and the through-plane ones at this phase."""
+        losses, worst = self.through_plane
+        if not len(worst):
+            return self.window
+        present = np.clip(1.0 - np.abs(contraction - worst) / 0.6, 0.0, 1.0)  # 1 at the worst phase
+        return self.window * np.prod(1.0 - present[:, None, None] * losses, axis=0)
 
     def _clutter_amplitude(self) -> np.ndarray:
         """Near-field haze and reverberation bands at multiples of a shallow reflector's depth."""
@@ -277,8 +332,8 @@ class BModeSimulator:
             cv2.fillPoly(kinds, [points], TISSUES.index(structure.kind), lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
         return kinds
 
-    def _amplitude(self, kinds: np.ndarray, background: np.ndarray) -> np.ndarray:
-        """Backscatter amplitude: echogenicity, wall anisotropy, specular interfaces, window losses."""
+    def _amplitude(self, kinds: np.ndarray, background: np.ndarray, window: np.ndarray) -> np.ndarray:
+        """Backscatter amplitude: echogenicity, wall anisotropy, specular interfaces, ``window`` losses."""
         s, scan = self.settings, self.scan
         amplitude = np.where(kinds == 0, background, self.table[kinds]).astype(np.float32)
         walls = np.isin(kinds, self._wall_ids).astype(np.float32)
@@ -291,7 +346,7 @@ class BModeSimulator:
         amplitude *= np.where(walls > 0, s.anisotropy + (1 - s.anisotropy) * facing, 1.0).astype(np.float32)
         level = cv2.GaussianBlur(amplitude, (0, 0), sigmaX=0.8, sigmaY=0.8 / scan.sample_spacing)
         interface = np.abs(cv2.Sobel(level, cv2.CV_32F, 0, 1, ksize=3)) / (8 * scan.sample_spacing)
-        return (amplitude + s.specular * interface) * self.window
+        return (amplitude + s.specular * interface) * window
 
     def frame(self, frame: HeartFrame, contraction: float, sway_phase: float) -> np.ndarray:
         s, scan = self.settings, self.scan
@@ -302,7 +357,7 @@ class BModeSimulator:
         shape = (scan.samples, scan.beams)
         tissue = self.scatterers[cell[:, 1], cell[:, 0]].reshape(*shape, 2)
         background = s.echogenicity["background"] * self.texture[cell[:, 1], cell[:, 0]].reshape(shape)
-        amplitude = self._amplitude(kinds, background)
+        amplitude = self._amplitude(kinds, background, self._window_at(contraction))
 
         # speckle: tissue-fixed scatterers, partly renewed each frame; flowing blood renews them all
         rho = s.persistence
