@@ -178,7 +178,7 @@ def _beam_position(rng: np.random.Generator) -> float:
 
 
 def _dropout(rng: np.random.Generator, poor: float) -> tuple[float, float, float, float]:
-    """A shadow (from a shallow depth, a rib) or a dropout (beyond the heart's near wall); wider and deeper when poor."""
+    """A shadow (from a shallow depth, a rib) or a dropout (beyond the near wall); wider and deeper when poor."""
     shadow = rng.random() < 0.3
     return (
         _beam_position(rng),
@@ -271,7 +271,7 @@ class BModeSimulator:
         return gain
 
     def _through_plane_losses(self) -> tuple[np.ndarray, np.ndarray]:
-        """(K, samples, beams) loss of each through-plane segment at its worst, and (K,) the contraction of the worst."""
+        """(K, samples, beams) loss of each through-plane segment at its worst; (K,) the contraction of the worst."""
         share = self._beam_share()[None, :]
         losses, worst = [], []
         for centre, width, depth, extent, strength, phase in self.settings.through_plane:
