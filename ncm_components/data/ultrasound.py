@@ -260,24 +260,24 @@ class BModeSimulator:
     def _beam_share(self) -> np.ndarray:
         return (np.arange(self.scan.beams, dtype=np.float32) + 0.5) / self.scan.beams
 
+    def _sector_profile(self, centre: float, width: float) -> np.ndarray:
+        """(1, beams) Gaussian weight of a beam sector centred at ``centre`` (share of the beams), ``width`` wide."""
+        return np.exp(-(((self._beam_share()[None, :] - centre) / width) ** 2))
+
     def _window_gain(self) -> np.ndarray:
         """Multiplicative loss of signal in random beam sectors beyond a depth (poor window, rib shadows)."""
         gain = np.ones((self.scan.samples, self.scan.beams), np.float32)
-        share = self._beam_share()[None, :]
         for centre, width, depth, strength in self.settings.dropouts:
-            lateral = np.exp(-(((share - centre) / width) ** 2))
             onset = 1.0 / (1.0 + np.exp(-(self.radii - depth) / 4.0))
-            gain *= 1.0 - strength * lateral * onset
+            gain *= 1.0 - strength * self._sector_profile(centre, width) * onset
         return gain
 
     def _through_plane_losses(self) -> tuple[np.ndarray, np.ndarray]:
         """(K, samples, beams) loss of each through-plane segment at its worst; (K,) the contraction of the worst."""
-        share = self._beam_share()[None, :]
         losses, worst = [], []
         for centre, width, depth, extent, strength, phase in self.settings.through_plane:
-            lateral = np.exp(-(((share - centre) / width) ** 2))
             band = np.exp(-(((self.radii - depth - extent / 2) / (extent / 2)) ** 4))
-            losses.append(strength * lateral * band)
+            losses.append(strength * self._sector_profile(centre, width) * band)
             worst.append(phase)
         shape = (len(losses), self.scan.samples, self.scan.beams)
         return np.asarray(losses, np.float32).reshape(shape), np.asarray(worst, np.float32)
