@@ -39,6 +39,11 @@ BENCHMARK_MODELS: dict[str, dict] = {
         "boundary_weight": 0.1,
         "experiment": True,
     },
+    "small with NCM at 1/8 reaching 4 frames": {  # an experiment: walls come and go over the cycle
+        "network_def": {**_SMALL, "ncm_levels": [0, 1, 2], "temporal_radius": [1, 1, 4]},
+        "boundary_weight": 0.1,
+        "experiment": True,
+    },
     "small w/o boundary loss": {"network_def": _SMALL, "boundary_weight": 0.0},
     "small w/o unlabelled objective": {
         "network_def": _SMALL,

@@ -220,6 +220,15 @@ def test_ncm_sits_where_speckle_lives():
     assert all(block.context_channels == net.channels[int(level) + 1] for level, block in net.ncm.items())
 
 
+def test_temporal_radius_can_differ_by_level():
+    net = ncmnet_small(ncm_levels=[0, 1, 2], temporal_radius=[1, 1, 4])
+    assert {level: block.temporal_radius for level, block in net.ncm.items()} == {"0": 1, "1": 1, "2": 4}
+    assert net.ncm["2"].temporal_bias.shape == (1, 9)  # one term per frame offset -4..4
+    assert net.eval()(torch.randn(1, 1, 32, 48, 6)).shape == (1, 2, 32, 48, 6)
+    with pytest.raises(ValueError, match=r"temporal_radius needs one value per NCM level \(0, 1\)"):
+        ncmnet_small(temporal_radius=[1, 1, 4])
+
+
 def _uma_inputs():
     torch.manual_seed(0)
     features = torch.randn(4, 8, 12, 10)

@@ -40,7 +40,8 @@ class NCMNet(nn.Module):
         channels: feature channels of the encoder levels; their count L sets the stride 2^L that H and W must divide.
         ncm_levels: levels (0-based; 0 = 1/2 of the input) whose skip features pass an NCM block.
         window_size: spatial window of the NCM space-time neighbourhood.
-        temporal_radius: neighbouring frames on each side in the NCM neighbourhood.
+        temporal_radius: neighbouring frames on each side in the NCM neighbourhood: one radius for every NCM level,
+            or one per entry of ``ncm_levels`` (e.g. a whole-clip reach at a coarse level, one frame at the fine ones).
         context_window: window of the NCM cross-scale neighbourhood on the coarser level (0: no cross-scale branch).
         ncm_heads: attention heads of the NCM blocks.
         position_bias: learn NCM's relative position biases.
@@ -71,7 +72,7 @@ class NCMNet(nn.Module):
         channels: Sequence[int] = (32, 64, 128, 256),
         ncm_levels: Sequence[int] = (0, 1),
         window_size: int = 3,
-        temporal_radius: int = 1,
+        temporal_radius: int | Sequence[int] = 1,
         context_window: int = 3,
         ncm_heads: int = 1,
         position_bias: bool = True,
@@ -102,6 +103,7 @@ class NCMNet(nn.Module):
         self.use_uma = use_uma
         self.deep_supervision = deep_supervision
         self.ncm_levels = tuple(sorted(set(ncm_levels))) if use_ncm else ()
+        radius = _per_level(temporal_radius, ncm_levels, "temporal_radius")
 
         def conv(cin: int, cout: int, kernel_size: int = 3) -> Convolution:
             return Convolution(2, cin, cout, kernel_size=kernel_size, act=act, norm=norm, dropout=dropout)
@@ -121,7 +123,7 @@ class NCMNet(nn.Module):
                     context_channels=channels[level + 1] if level < deepest and context_window else 0,
                     num_heads=ncm_heads,
                     window_size=window_size,
-                    temporal_radius=temporal_radius,
+                    temporal_radius=radius[level],
                     context_window=max(context_window, 1),
                     position_bias=position_bias,
                     norm=norm,
@@ -202,6 +204,16 @@ class NCMNet(nn.Module):
         if tuple(logits.shape[-2:]) != (height, width):
             logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
         return unfold_frames(logits, batch)
+
+
+def _per_level(value: int | Sequence[int], levels: Sequence[int], name: str) -> dict[int, int]:
+    """``value`` by NCM level: one int for every level, or one per entry of ``levels`` (in their given order)."""
+    if isinstance(value, int):
+        return dict.fromkeys(levels, value)
+    value = [int(v) for v in value]
+    if len(value) != len(levels):
+        raise ValueError(f"{name} needs one value per NCM level {tuple(levels)} or a single int, got {value}.")
+    return dict(zip(levels, value))
 
 
 def _in_fp32(head: nn.Module, features: torch.Tensor) -> torch.Tensor:
