@@ -183,3 +183,42 @@ def test_mean_teacher_follows_the_network_and_adds_to_the_loss():
     assert MeanTeacher(network, weight=0.0).attach(engine) is None and not engine.has_event_handler(
         teacher.update_teacher
     )
+
+
+def _growing_disc(radii, size: int = 32, sharpness: float = 8.0) -> torch.Tensor:
+    """(1, 2, H, W, T) logits of a centred disc with radius ``radii[t]`` in frame t."""
+    return torch.stack([_disc_logits(r, size, sharpness=sharpness) for r in radii], dim=-1).unsqueeze(0)
+
+
+def test_area_smoothness_spares_motion_and_punishes_flicker():
+    from ncm_components.losses import SoftAreaSmoothnessLoss
+
+    loss = SoftAreaSmoothnessLoss()
+    still = loss(_growing_disc([8.0] * 6)).item()
+    contracting = loss(_growing_disc([10.0, 9.6, 9.2, 8.8, 8.4, 8.0])).item()  # area -36 % over the clip
+    flicker = loss(_growing_disc([10.0, 9.6, 8.2, 8.8, 8.4, 8.0])).item()  # one frame 1.4 px too small
+    assert still == pytest.approx(0.0, abs=1e-8)
+    assert contracting < 1e-3  # a heart's motion: second differences of a few % of the area
+    assert flicker > 20 * max(contracting, 1e-5)
+    grown = loss(_growing_disc([12.0, 11.6, 10.2, 10.8, 10.4, 10.0])).item()
+    assert grown < flicker  # relative to the clip's mean area: a bigger heart with the same flicker costs less
+
+
+def test_area_smoothness_single_frames_and_bad_shape():
+    from ncm_components.losses import SoftAreaSmoothnessLoss
+
+    assert SoftAreaSmoothnessLoss()(torch.randn(1, 2, 8, 8, 2)).item() == 0.0
+    with pytest.raises(ValueError, match="B, K, H, W, T"):
+        SoftAreaSmoothnessLoss()(torch.randn(2, 8, 8, 3))
+
+
+def test_ncm_loss_adds_area_smoothness_only_when_weighted():
+    from ncm_components.losses import SoftAreaSmoothnessLoss
+
+    target = _sparse_target()
+    final = torch.randn(1, 2, 32, 32, 5)
+    base = NCMNetLoss(boundary_weight=0.0)(final, target)
+    weighted = NCMNetLoss(boundary_weight=0.0, area_smoothness_weight=10.0)(final, target)
+    assert torch.allclose(weighted, base + 10.0 * SoftAreaSmoothnessLoss()(final))
+    with pytest.raises(ValueError, match="area_smoothness_weight"):
+        NCMNetLoss(area_smoothness_weight=-1)
