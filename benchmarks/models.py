@@ -44,7 +44,7 @@ BENCHMARK_MODELS: dict[str, dict] = {
         "boundary_weight": 0.1,
         "experiment": True,
     },
-    "reaching 4 frames, with area smoothness": {  # an experiment: the long reach plus the soft-area term
+    "small reaching 4 frames with area smoothness": {  # an experiment: the long reach plus the soft-area term
         "network_def": {**_SMALL, "ncm_levels": [0, 1, 2], "temporal_radius": [1, 1, 4]},
         "boundary_weight": 0.1,
         "train_overrides": {"loss#area_smoothness_weight": 10.0},
