@@ -11,6 +11,8 @@ foreground area of frame t (the sum of its foreground probabilities) and ``m`` t
   gives ``|d|`` of about 0.01 (at most about 0.06 at the turn of ED and ES on the simulation), so 1e-4 to 4e-3.
 - A one-frame flicker of a fifth of the mean area costs 0.04 at that frame: the square punishes jumps, not motion.
 - ``m`` is detached: growing the whole mask cannot lower the loss.
+- Weighted 10 in its one benchmark run, it still flattened the true turn of the curve at ED and ES (EF bias -8.3
+  against -6.4 points without it; ``docs/benchmarks.md``), so it is off by default.
 
 It needs no labels, so it acts on every frame of a clip. Painchaud et al. (IEEE TMI 2022) smooth the same curve
 after the fact; here it is a training signal, and inference stays frame-exact.
