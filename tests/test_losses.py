@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ncm_components.losses import CrossFrameBoundaryLoss, NCMNetLoss, SparseFrameDiceCELoss, soft_boundary
+from ncm_components.losses import (
+    CrossFrameBoundaryLoss,
+    NCMNetLoss,
+    SoftAreaSmoothnessLoss,
+    SparseFrameDiceCELoss,
+    soft_boundary,
+)
 from ncm_components.transforms.labels import IGNORE_INDEX
 
 
@@ -191,8 +197,6 @@ def _growing_disc(radii, size: int = 32, sharpness: float = 8.0) -> torch.Tensor
 
 
 def test_area_smoothness_spares_motion_and_punishes_flicker():
-    from ncm_components.losses import SoftAreaSmoothnessLoss
-
     loss = SoftAreaSmoothnessLoss()
     still = loss(_growing_disc([8.0] * 6)).item()
     contracting = loss(_growing_disc([10.0, 9.6, 9.2, 8.8, 8.4, 8.0])).item()  # area -36 % over the clip
@@ -205,16 +209,12 @@ def test_area_smoothness_spares_motion_and_punishes_flicker():
 
 
 def test_area_smoothness_single_frames_and_bad_shape():
-    from ncm_components.losses import SoftAreaSmoothnessLoss
-
     assert SoftAreaSmoothnessLoss()(torch.randn(1, 2, 8, 8, 2)).item() == 0.0
     with pytest.raises(ValueError, match="B, K, H, W, T"):
         SoftAreaSmoothnessLoss()(torch.randn(2, 8, 8, 3))
 
 
 def test_ncm_loss_adds_area_smoothness_only_when_weighted():
-    from ncm_components.losses import SoftAreaSmoothnessLoss
-
     target = _sparse_target()
     final = torch.randn(1, 2, 32, 32, 5)
     base = NCMNetLoss(boundary_weight=0.0)(final, target)
