@@ -127,14 +127,20 @@ def run_logged(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dic
         return run_one(name, seed, data_dir, run_dir, args)
 
 
+def fresh_process_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` spawned processes, each replaced after one task: the logging that :func:`run_logged` binds
+    to a run's log file never outlives that run into the next one (a reused process logged to a closed file)."""
+    context = multiprocessing.get_context("spawn")  # no fork of the parent's thread pools
+    return ProcessPoolExecutor(jobs, mp_context=context, max_tasks_per_child=1)
+
+
 def run_all(pending: list[tuple[str, int]], data_dir: Path, args):
     """Yield the summary of every (model, seed) run as it ends: one after another, or ``args.jobs`` at a time."""
     if args.jobs <= 1:
         for name, seed in pending:
             yield run_one(name, seed, data_dir, run_dir(Path(args.out), name, seed), args)
         return
-    context = multiprocessing.get_context("spawn")  # no fork of the parent's thread pools
-    with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+    with fresh_process_pool(args.jobs) as pool:
         jobs = [
             pool.submit(run_logged, name, seed, data_dir, run_dir(Path(args.out), name, seed), args)
             for name, seed in pending

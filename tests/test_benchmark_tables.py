@@ -1,10 +1,11 @@
-"""The accuracy benchmark's paired tables: differences video by video, and their split by a datalist field."""
+"""The accuracy benchmark: paired tables (differences video by video, split by a datalist field) and parallel runs."""
 
 from __future__ import annotations
 
 import csv
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -86,3 +87,11 @@ def test_video_groups_names_the_datalist_when_the_field_is_missing(accuracy, run
     out, _ = runs
     with pytest.raises(ValueError, match=r"datalist\.json.*'ef'.*videos/a\.nii\.gz"):
         accuracy.video_groups(out / "datalist.json", "ef")
+
+
+def test_parallel_runs_each_get_a_fresh_process(accuracy):
+    """--jobs: a process serves one run only, so a run's log redirection cannot leak into the next run."""
+    with accuracy.fresh_process_pool(2) as pool:
+        pids = [future.result() for future in [pool.submit(os.getpid) for _ in range(3)]]
+    assert len(set(pids)) == 3
+    assert os.getpid() not in pids
