@@ -223,8 +223,8 @@ def paired_table(rows: list[dict], out: Path, reference: str, groups: dict[str, 
             "|" + "---|" * 6,
         ]
     for name in dict.fromkeys(row["model"] for row in rows if row["model"] != reference):
-        seeds = [r["seed"] for r in rows if r["model"] == name and any(
-            q["model"] == reference and q["seed"] == r["seed"] for q in rows)]  # fmt: skip
+        seeds = sorted(r["seed"] for r in rows if r["model"] == name and any(
+            q["model"] == reference and q["seed"] == r["seed"] for q in rows))  # fmt: skip
         if not seeds:
             continue
         differences = {seed: _paired_differences(out, reference, name, seed) for seed in seeds}

@@ -62,6 +62,11 @@ def test_paired_table_means_and_counts_video_by_video(accuracy, runs):
     assert table.splitlines()[-1] == "| theirs | 0 / 1 | +1.00 (2/3) / +1.00 (2/3) | +1.00 (2/3) / +1.00 (2/3) |"
 
 
+def test_paired_table_lists_seeds_in_order_whatever_order_they_ran_in(accuracy, runs):
+    out, rows = runs
+    assert accuracy.paired_table(rows[::-1], out, "ours").splitlines()[-1].startswith("| theirs | 0 / 1 |")
+
+
 def test_video_groups_bins_numbers_low_to_high_and_keeps_text(accuracy, runs):
     out, _ = runs
     by_quality = accuracy.video_groups(out / "datalist.json", "quality", bins=3)
