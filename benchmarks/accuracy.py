@@ -10,6 +10,7 @@ N runs at a time, each in its own process with its log in ``out/logs/``: a small
     python benchmarks/accuracy.py --dataset-dir data/camus --image-size 256   # a real datalist instead
     bash benchmarks/gpu_env.sh python3 benchmarks/accuracy.py --iterations 1200 --jobs 4   # 4 runs at once, one GPU
     python benchmarks/accuracy.py --out .cache/accuracy --perturb dropout --strength 0.8   # robustness of trained runs
+    python benchmarks/accuracy.py --out .cache/accuracy --reevaluate   # score trained runs by a changed evaluate.yaml
     python benchmarks/accuracy.py --out .cache/accuracy --table-only --paired "NCM-Net small"   # paired by video
     python benchmarks/accuracy.py --out .cache/accuracy --table-only --paired "NCM-Net small" --by quality
 """
@@ -20,6 +21,7 @@ import argparse
 import contextlib
 import csv
 import functools
+import hashlib
 import json
 import math
 import multiprocessing
@@ -68,6 +70,18 @@ def snapshot_configs(out: Path) -> Path:
     return target
 
 
+def evaluation_version(configs: Path) -> str:
+    """Short hash of ``configs/evaluate.yaml``: a result row records the evaluation that scored it."""
+    return hashlib.sha1((configs / "evaluate.yaml").read_bytes()).hexdigest()[:10]
+
+
+def adopt_current_evaluation(configs: Path) -> str:
+    """Copy the checkout's ``evaluate.yaml`` into a benchmark's config snapshot (training configs stay as they were
+    when its runs were trained) and return its :func:`evaluation_version`."""
+    shutil.copyfile(CONFIGS / "evaluate.yaml", configs / "evaluate.yaml")
+    return evaluation_version(configs)
+
+
 def run_slug(name: str) -> str:
     return name.lower().replace(" ", "_").replace("/", "").replace("(", "").replace(")", "")
 
@@ -106,6 +120,7 @@ def run_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
     summary = json.loads((run_dir / "eval" / "summary.json").read_text())
     summary.update(model=name, seed=seed, epochs=epochs, iterations=epochs * iterations_per_epoch)
     summary["minutes"] = (time.perf_counter() - tick) / 60
+    summary["evaluated_with"] = evaluation_version(args.configs)
     return summary
 
 
@@ -116,15 +131,16 @@ def loader_overrides(jobs: int) -> dict:
     return {"num_workers": max(1, ((os.cpu_count() or 2) - 1) // jobs)}
 
 
-def run_logged(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
-    """:func:`run_one` in a process of its own (``--jobs``), its output in ``out/logs/<run>.txt``."""
+def run_logged(task, name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
+    """``task`` (:func:`run_one` or :func:`reevaluate_one`) in a process of its own (``--jobs``), its output in
+    ``out/logs/<run>.txt``."""
     torch.set_num_threads(args.threads)
     log = Path(args.out) / "logs" / f"{run_dir.name}.txt"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as stream, contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+    with open(log, "a") as stream, contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
         os.dup2(stream.fileno(), 1)  # the bundle's logging and progress bars write to the descriptors themselves
         os.dup2(stream.fileno(), 2)
-        return run_one(name, seed, data_dir, run_dir, args)
+        return task(name, seed, data_dir, run_dir, args)
 
 
 def fresh_process_pool(jobs: int) -> ProcessPoolExecutor:
@@ -134,15 +150,16 @@ def fresh_process_pool(jobs: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(jobs, mp_context=context, max_tasks_per_child=1)
 
 
-def run_all(pending: list[tuple[str, int]], data_dir: Path, args):
-    """Yield the summary of every (model, seed) run as it ends: one after another, or ``args.jobs`` at a time."""
+def run_all(pending: list[tuple[str, int]], data_dir: Path, args, task=run_one):
+    """Yield the summary of ``task`` (:func:`run_one` by default) for every (model, seed) as it ends: one after
+    another, or ``args.jobs`` at a time."""
     if args.jobs <= 1:
         for name, seed in pending:
-            yield run_one(name, seed, data_dir, run_dir(Path(args.out), name, seed), args)
+            yield task(name, seed, data_dir, run_dir(Path(args.out), name, seed), args)
         return
     with fresh_process_pool(args.jobs) as pool:
         jobs = [
-            pool.submit(run_logged, name, seed, data_dir, run_dir(Path(args.out), name, seed), args)
+            pool.submit(run_logged, task, name, seed, data_dir, run_dir(Path(args.out), name, seed), args)
             for name, seed in pending
         ]
         for job in as_completed(jobs):
@@ -164,23 +181,67 @@ PERTURBATIONS = {
 }
 
 
-def evaluate_perturbed(name: str, seed: int, run_dir: Path, data_dir: Path, kind: str, strength: float, args) -> dict:
-    """Evaluate a trained run again with test-time ``kind`` ("speckle" or "dropout") of ``strength`` on every video."""
-    spec = BENCHMARK_MODELS[name]
-    perturbation = {"_target_": PERTURBATIONS[kind], "keys": "image", "prob": 1.0, "strength": [strength] * 2}
+def evaluate_trained(name: str, seed: int, run_dir: Path, data_dir: Path, output: str, args, extra=()) -> dict:
+    """Score the trained model of a run by the snapshot's ``evaluate.yaml`` into ``run_dir/output``, with the
+    ``extra`` transforms after loading; returns the summary with the evaluation's version."""
     overrides = {
         "dataset_dir": str(data_dir),
         "ckpt_dir": str(run_dir / "models"),
-        "output_dir": str(run_dir / f"eval_{kind}{strength}"),
-        "network_def": spec["network_def"],
+        "output_dir": str(run_dir / output),
+        "network_def": BENCHMARK_MODELS[name]["network_def"],
         "seed": seed,
         "image_size": args.image_size,
-        "eval_extra_transforms": [perturbation],
+        "eval_extra_transforms": list(extra),
     }
     run_workflow([str(args.configs / "train.yaml"), str(args.configs / "evaluate.yaml")], overrides)
-    summary = json.loads((run_dir / f"eval_{kind}{strength}" / "summary.json").read_text())
-    summary.update(model=name, seed=seed, perturbation=kind, strength=strength)
+    summary = json.loads((run_dir / output / "summary.json").read_text())
+    summary.update(model=name, seed=seed, evaluated_with=evaluation_version(args.configs))
     return summary
+
+
+def evaluate_perturbed(name: str, seed: int, run_dir: Path, data_dir: Path, kind: str, strength: float, args) -> dict:
+    """Evaluate a trained run again with test-time ``kind`` ("speckle" or "dropout") of ``strength`` on every video."""
+    perturbation = {"_target_": PERTURBATIONS[kind], "keys": "image", "prob": 1.0, "strength": [strength] * 2}
+    summary = evaluate_trained(name, seed, run_dir, data_dir, f"eval_{kind}{strength}", args, [perturbation])
+    summary.update(perturbation=kind, strength=strength)
+    return summary
+
+
+def reevaluate_one(name: str, seed: int, data_dir: Path, run_dir: Path, args) -> dict:
+    """Score a trained run again by the snapshot's (changed) ``evaluate.yaml``: the new evaluation goes to
+    ``eval_new/`` and replaces ``eval/`` only when complete; the replaced one is kept as ``eval_previous/``."""
+    fresh, current, previous = (run_dir / folder for folder in ("eval_new", "eval", "eval_previous"))
+    shutil.rmtree(fresh, ignore_errors=True)  # an evaluation interrupted earlier starts again
+    summary = evaluate_trained(name, seed, run_dir, data_dir, fresh.name, args)
+    shutil.rmtree(previous, ignore_errors=True)
+    if current.is_dir():
+        current.rename(previous)
+    fresh.rename(current)
+    return summary
+
+
+def reevaluate(rows: list[dict], data_dir: Path, results_file: Path, args) -> None:
+    """Bring the snapshot's ``evaluate.yaml`` up to the checkout's and re-score every selected row evaluated by
+    another version; training fields (minutes, speed, device) stay, the replaced rows go to
+    ``results_previous.json``. Interrupted, it resumes with the rows not yet re-scored."""
+    version = adopt_current_evaluation(args.configs)
+    selected = [row for row in rows if row["model"] in args.models and row["seed"] in args.seeds]
+    stale = sorted(
+        ((row["model"], row["seed"]) for row in selected if row.get("evaluated_with") != version),
+        key=lambda run: (args.models.index(run[0]), run[1]),  # in the order of --models
+    )
+    previous_file = results_file.with_name("results_previous.json")
+    previous = json.loads(previous_file.read_text()) if previous_file.is_file() else []
+    for summary in run_all(stale, data_dir, args, task=reevaluate_one):
+        index = next(
+            i for i, row in enumerate(rows) if (row["model"], row["seed"]) == (summary["model"], summary["seed"])
+        )
+        previous.append(rows[index])
+        previous_file.write_text(json.dumps(previous, indent=1))
+        rows[index] = {**rows[index], **summary}
+        results_file.write_text(json.dumps(rows, indent=1))
+        print(f"accuracy: {summary['model']} seed {summary['seed']} re-scored: Dice ED/ES {summary['dice_semi']:.3f}, "
+              f"all frames {summary['dice_full']:.3f}")  # fmt: skip
 
 
 def table(rows: list[dict]) -> str:
@@ -303,6 +364,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--by", metavar="FIELD", help="with --paired: split by a test-datalist field (quality, view)")
     parser.add_argument("--perturb", choices=sorted(PERTURBATIONS), help="re-evaluate trained runs under this")
     parser.add_argument("--strength", type=float, default=0.8, help="strength of --perturb")
+    parser.add_argument(
+        "--reevaluate", action="store_true", help="score trained runs again by the checkout's evaluate.yaml"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -314,13 +378,20 @@ def main(argv: list[str] | None = None) -> None:
         print(paired_table(rows, out, args.paired, groups) if args.paired else table(rows))
         return
     args.configs = snapshot_configs(out)
+    if args.reevaluate:
+        reevaluate(rows, data_dir, results_file, args)
+        print(table(rows))
+        return
     if args.perturb is not None:
         noisy_file = out / f"results_{args.perturb}{args.strength}.json"
         noisy = json.loads(noisy_file.read_text()) if noisy_file.is_file() else []
+        version = evaluation_version(args.configs)
         for row in rows:
             if row["model"] in args.models and row["seed"] in args.seeds:
-                if any(n["model"] == row["model"] and n["seed"] == row["seed"] for n in noisy):
+                same = [n for n in noisy if (n["model"], n["seed"]) == (row["model"], row["seed"])]
+                if any(n.get("evaluated_with") == version for n in same):
                     continue
+                noisy = [n for n in noisy if n not in same]  # scored by an earlier evaluation: replaced
                 trained = run_dir(out, row["model"], row["seed"])
                 noisy.append(
                     evaluate_perturbed(row["model"], row["seed"], trained, data_dir, args.perturb, args.strength, args)

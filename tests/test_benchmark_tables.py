@@ -100,3 +100,45 @@ def test_parallel_runs_each_get_a_fresh_process(accuracy):
         pids = [future.result() for future in [pool.submit(os.getpid) for _ in range(3)]]
     assert len(set(pids)) == 3
     assert os.getpid() not in pids
+
+
+def test_reevaluation_rescores_stale_rows_only_and_keeps_the_replaced_evaluation(accuracy, tmp_path, monkeypatch):
+    """--reevaluate: rows scored by another evaluate.yaml are scored again (eval/ replaced only when the new one is
+    complete, the old kept as eval_previous/), rows scored by the current one are left, training fields stay."""
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "evaluate.yaml").write_text("an older evaluation\n")
+    current = accuracy.hashlib.sha1((accuracy.CONFIGS / "evaluate.yaml").read_bytes()).hexdigest()[:10]
+    rows = [
+        {"model": "ours", "seed": 0, "dice_semi": 0.90, "dice_full": 0.80, "minutes": 30.0, "evaluated_with": "old"},
+        {"model": "ours", "seed": 1, "dice_semi": 0.91, "dice_full": 0.81, "minutes": 31.0},  # before versions
+        {"model": "ours", "seed": 2, "dice_semi": 0.92, "dice_full": 0.82, "minutes": 32.0, "evaluated_with": current},
+    ]
+    for seed in (0, 1, 2):
+        (accuracy.run_dir(tmp_path, "ours", seed) / "eval").mkdir(parents=True)
+    (accuracy.run_dir(tmp_path, "ours", 1) / "eval_new").mkdir()  # left by an interrupted re-evaluation
+    scored = []
+
+    def fake_evaluation(name, seed, run_dir, data_dir, output, args, extra=()):
+        assert not (run_dir / output).exists()  # an interrupted evaluation's folder is cleared first
+        (run_dir / output).mkdir()
+        scored.append(seed)
+        return {"model": name, "seed": seed, "dice_semi": 0.95, "dice_full": 0.85, "evaluated_with": current}
+
+    monkeypatch.setattr(accuracy, "evaluate_trained", fake_evaluation)
+    args = accuracy.argparse.Namespace(models=["ours"], seeds=[0, 1, 2], configs=configs, jobs=1, out=str(tmp_path))
+    accuracy.reevaluate(rows, tmp_path / "data", tmp_path / "results.json", args)
+
+    assert scored == [0, 1]
+    assert (configs / "evaluate.yaml").read_bytes() == (accuracy.CONFIGS / "evaluate.yaml").read_bytes()
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["dice_full"], r["minutes"], r["evaluated_with"]) for r in saved] == [
+        (0.85, 30.0, current),
+        (0.85, 31.0, current),
+        (0.82, 32.0, current),
+    ]
+    assert [r["dice_full"] for r in json.loads((tmp_path / "results_previous.json").read_text())] == [0.80, 0.81]
+    for seed in (0, 1):
+        run = accuracy.run_dir(tmp_path, "ours", seed)
+        assert (run / "eval").is_dir() and (run / "eval_previous").is_dir() and not (run / "eval_new").exists()
+    assert not (accuracy.run_dir(tmp_path, "ours", 2) / "eval_previous").exists()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from monai.transforms import Compose, RandRotated, Resized, ScaleIntensityd
+from monai.data import MetaTensor
+from monai.transforms import Compose, CopyItemsd, Invertd, RandRotated, Resized, ScaleIntensityd
 
 from ncm_components.data.synthetic import generate_echo
 from ncm_components.transforms import (
@@ -16,6 +17,8 @@ from ncm_components.transforms import (
     RandSectorDropoutd,
     RandSpeckleNoised,
     SampleClipd,
+    TemporalSmooth,
+    TemporalSmoothd,
     annotated_frames,
     clip_indices,
     sparse_label,
@@ -164,3 +167,47 @@ def test_sector_dropout_darkens_a_deep_wedge_only():
     assert float(out.min()) < 0.2 and float(out.max()) == 1.0  # a wedge loses up to 90 %
     assert torch.equal(out[..., 0], out[..., 2])  # every frame alike: the window does not move with the heart
     assert torch.equal(RandSectorDropoutd("image", prob=0.0)({"image": image})["image"], image)
+
+
+def _two_class(foreground: torch.Tensor) -> torch.Tensor:
+    """(H, W, T) foreground probabilities -> (2, H, W, T) class probabilities."""
+    return torch.stack([1.0 - foreground, foreground])
+
+
+def test_temporal_smoothing_keeps_linear_motion_and_removes_a_one_frame_jump():
+    rows = torch.arange(24.0).view(24, 1, 1)
+    # a soft contour moving down one row per frame: a probability ramp that shifts linearly in time
+    moving = _two_class(((rows + torch.arange(8.0)) / 31.0).expand(24, 6, 8))
+    smoothed = TemporalSmooth(0.25)(moving)
+    assert torch.allclose(smoothed[..., 1:-1], moving[..., 1:-1], atol=1e-6)  # linear in time: kept exactly
+    assert torch.allclose(smoothed.sum(0), torch.ones(24, 6, 8))
+    # a sharp contour at row 12, one frame jumping to row 15 and back
+    edges = torch.tensor([12, 12, 12, 15, 12, 12, 12])
+    flicker = _two_class((rows < edges).float().expand(24, 6, 7))
+    area = lambda probs: probs.argmax(0).sum(dim=(0, 1)).float()  # noqa: E731
+    assert area(flicker)[3] - area(flicker)[2] == 18  # 3 rows x 6 columns
+    assert torch.equal(area(TemporalSmooth(0.25)(flicker)), area(flicker[..., :1]).expand(7))  # the jump is voted out
+    assert torch.equal(TemporalSmooth(0.0)(flicker), flicker)
+
+
+def test_temporal_smoothing_keeps_metadata_for_inversion():
+    image = MetaTensor(torch.rand(1, 30, 20, 5), affine=torch.diag(torch.tensor([0.3, 0.5, 1.0, 1.0])))
+    resize = Resized("image", spatial_size=(16, 16, -1))
+    item = resize({"image": image})
+    item = CopyItemsd("image", names="pred")(item)
+    item["pred"] = _two_class(item["pred"][0])
+    item["pred"].applied_operations = list(item["image"].applied_operations)
+    smoothed = TemporalSmoothd("pred")(item)
+    assert isinstance(smoothed["pred"], MetaTensor)
+    assert smoothed["pred"].applied_operations == item["image"].applied_operations
+    inverted = Invertd("pred", transform=resize, orig_keys="image")(smoothed)
+    assert tuple(inverted["pred"].shape) == (2, 30, 20, 5)  # back in the input's geometry
+
+
+def test_temporal_smoothing_rejects_bad_input():
+    with pytest.raises(ValueError, match="weight"):
+        TemporalSmooth(0.5)
+    with pytest.raises(ValueError, match="shape"):
+        TemporalSmooth()(torch.rand(2, 8, 8))
+    single = torch.rand(2, 8, 8, 1)
+    assert torch.equal(TemporalSmooth()(single), single)  # one frame: nothing to smooth with

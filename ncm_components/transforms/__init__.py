@@ -4,6 +4,7 @@ from .integrity import IncompleteFileError, check_complete
 from .io import Video, VideoReadError, load_video, pixel_spacing, read_video, video_format, write_volume
 from .labels import IGNORE_INDEX, AnnotatedFramesd, EmptyFramesUnannotatedd, annotated_frames, sparse_label
 from .readers import MetaImageReader, UltrasoundDicomReader, VideoFileReader
+from .temporal import TemporalSmooth, TemporalSmoothd
 from .video import LoadVideod, RandSectorDropoutd, RandSpeckleNoised, SampleClipd, clip_indices
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "RandSectorDropoutd",
     "RandSpeckleNoised",
     "SampleClipd",
+    "TemporalSmooth",
+    "TemporalSmoothd",
     "UltrasoundDicomReader",
     "Video",
     "VideoFileReader",
