@@ -1,5 +1,5 @@
-"""Figure of the simulation for the docs: ED and ES frames of several generated videos with their LV contours, and
-one cardiac cycle of one video.
+"""Figure of the simulation for the docs: ED and ES frames of several generated videos with their LV contours (the
+anatomy, and the simulated sonographer's tracing), and one cardiac cycle of one video.
 
     python benchmarks/simulation_figure.py --out docs/figures/simulation_examples.png
 """
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
             axis = axes[row, column]
             axis.imshow(display_frame(echo.video, frame), cmap="gray", vmin=0, vmax=255)
             axis.contour(display_frame(echo.lv_masks, frame), levels=[0.5], colors="lime", linewidths=0.8)
+            traced = (echo.annotations == 1).astype(np.uint8)
+            axis.contour(display_frame(traced, frame), levels=[0.5], colors="orange", linewidths=0.8, linestyles="--")
             axis.set_title(f"{echo.view} {phase}, EF {echo.ef_requested:.0f} %, q {echo.quality:.2f}", fontsize=7)
             axis.axis("off")
     cycle = echoes[0]
@@ -40,7 +42,11 @@ def main(argv: list[str] | None = None) -> None:
         axes[2, column].imshow(display_frame(cycle.video, frame), cmap="gray", vmin=0, vmax=255)
         axes[2, column].set_title(f"seed {cycle.seed}, frame {frame}", fontsize=7)
         axes[2, column].axis("off")
-    figure.suptitle("Simulated apical echo: ED/ES with the LV label (rows 1-2); one cycle of one video (row 3)")
+    figure.suptitle(
+        "Simulated apical echo: ED/ES with the LV of the anatomy (green) and as traced (orange, dashed), rows 1-2;"
+        " one cycle of one video (row 3)",
+        fontsize=9,
+    )
     figure.tight_layout()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.out, dpi=110)

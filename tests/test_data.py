@@ -107,10 +107,49 @@ def test_poor_windows_blur_the_wall_into_the_cavity():
     assert contrast[0.05] < 0.8 * contrast[0.95], contrast
 
 
+def _circle(radius: float, points: int = 200, clockwise: bool = False) -> np.ndarray:
+    angles = np.linspace(0, 2 * np.pi, points, endpoint=False) * (-1 if clockwise else 1)
+    return np.stack([radius * np.cos(angles), 50.0 + radius * np.sin(angles)], axis=1)
+
+
+@pytest.mark.parametrize("clockwise", [False, True])
+def test_tracing_runs_the_annotators_offset_outside_the_wall_and_moves_apex_and_annulus(clockwise):
+    from ncm_components.data.tracing import Annotator, trace_cavity
+
+    cavity, apex, base = _circle(20.0, clockwise=clockwise), np.array([0.0, 30.0]), np.array([0.0, 70.0])
+    rng = np.random.default_rng(0)
+    outside = trace_cavity(cavity, apex, base, Annotator(1.5, 0.0, 0.0, 0.0, 0.0, 400), rng)
+    assert outside.shape == (400, 2)
+    radii = np.hypot(outside[:, 0], outside[:, 1] - 50.0)
+    assert np.allclose(radii, 21.5, atol=0.05)  # whichever way the outline runs
+    stretched = trace_cavity(cavity, apex, base, Annotator(0.0, 3.0, 2.0, 0.0, 0.0, 400), rng)
+    assert stretched[:, 1].max() == pytest.approx(73.0, abs=0.1) and stretched[:, 1].min() == pytest.approx(
+        28.0, abs=0.1
+    )
+    wobbly = [trace_cavity(cavity, apex, base, Annotator(0.0, 0.0, 0.0, 1.0, 1.0, 24), rng) for _ in range(2)]
+    assert wobbly[0].shape == (24, 2) and not np.allclose(wobbly[0], wobbly[1])  # no two frames traced alike
+    with pytest.raises(ValueError, match="long axis"):
+        trace_cavity(cavity, apex, apex, Annotator(0.0, 0.0, 0.0, 0.0, 0.0, 24), rng)
+
+
+def test_synthetic_annotations_are_tracings_on_ed_and_es_of_the_same_video():
+    traced, exact = synthetic.generate_echo(4, size=80), synthetic.generate_echo(4, size=80, traced=False)
+    assert np.array_equal(traced.video, exact.video) and np.array_equal(traced.labels, exact.labels)
+    annotated = [t for t in range(traced.annotations.shape[-1]) if (traced.annotations[..., t] != 255).any()]
+    assert annotated == [traced.ed_frame, traced.es_frame]
+    assert np.array_equal(exact.annotations[..., annotated], exact.labels[..., annotated])
+    for t in annotated:
+        lv_traced, lv_true = traced.annotations[..., t] == 1, traced.lv_masks[..., t].astype(bool)
+        dice = 2 * (lv_traced & lv_true).sum() / (lv_traced.sum() + lv_true.sum())
+        assert 0.8 < dice < 0.995  # close to the anatomy, never the anatomy itself
+        assert set(np.unique(traced.annotations[..., t])) == set(np.unique(traced.labels[..., t]))
+
+
 def test_synthetic_stats_cli_prints_the_table(capsys):
     assert synthetic.main(["--stats", "--num-videos", "3", "--size", "64"]) in (0, 1)
     out = capsys.readouterr().out
     assert "EchoNet-Dynamic (real)" in out and "LV cavity grey" in out
+    assert "simulated tracings against the anatomy: Dice ED 0." in out
 
 
 def test_synthetic_dataset_cli_writes_datalist(tmp_path):
@@ -124,6 +163,17 @@ def test_synthetic_dataset_cli_writes_datalist(tmp_path):
     assert annotated == sorted([item["ed_frame"], item["es_frame"]])
     assert np.isin(full.array, [0, 1]).all() and video.fps == pytest.approx(50.0)
     assert abs(item["ef_masks"] - item["ef"]) <= 2.0 and video.spacing[0] == pytest.approx(item["spacing"][0])
+    traced = sparse.array[..., annotated] == 1
+    assert all(0.8 < d < 1.0 for d in item["tracing_dice"]) and not np.array_equal(traced, full.array[..., annotated])
+
+
+def test_synthetic_dataset_exact_labels_annotate_with_the_anatomy(tmp_path):
+    assert synthetic.main(["--out", str(tmp_path), "--num-videos", "1", "--size", "48", "--exact-labels"]) == 0
+    assert json.loads((tmp_path / "datalist.json").read_text())["metadata"]["annotations"] == "anatomy"
+    item = load_datalist(tmp_path / "datalist.json", "training")[0]
+    sparse, full = (read_video(item[k]).array for k in ("label", "label_full"))
+    frames = [item["ed_frame"], item["es_frame"]]
+    assert np.array_equal(sparse[..., frames], full[..., frames]) and item["tracing_dice"] == [1.0, 1.0]
 
 
 # ---------------------------------------------------------------- CAMUS

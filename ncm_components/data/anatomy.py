@@ -76,13 +76,16 @@ class HeartAnatomy:
 
 @dataclass
 class HeartFrame:
-    """The outlines at one instant: ``lv_cavity`` (the label), the other structures in painting order."""
+    """The outlines at one instant: ``lv_cavity`` (the label), the other structures in painting order, and the LV's
+    long axis from its endocardial apex ``lv_apex`` to the middle of the mitral annulus line ``lv_base`` (x, z)."""
 
     lv_cavity: np.ndarray
     lv_epicardium: np.ndarray
     left_atrium: np.ndarray
     structures: list[Structure]
     contraction: float
+    lv_apex: np.ndarray
+    lv_base: np.ndarray
 
 
 def cardiac_cycle(
@@ -360,7 +363,9 @@ def heart_frame(
 
     pericardium = [Structure("pericardium", _band(path, heart.pericardium)) for path in pericardium_path]
     structures = pericardium + walls + pools + inner + structures + valves
-    return HeartFrame(cavity, epicardium, left_atrium, structures, contraction)
+    return HeartFrame(
+        cavity, epicardium, left_atrium, structures, contraction, frame.apex, 0.5 * (hinge_left + hinge_right)
+    )
 
 
 def _valve(

@@ -5,13 +5,15 @@ valves opening and closing, papillary muscles, trabeculations, pericardium) beat
 (EF, 15-80 %) and heart rate, imaged by a simulated phased-array scanner (:mod:`.ultrasound`: tissue-fixed
 scatterers, a depth-dependent point spread function, attenuation and time-gain, log compression, sector scan
 conversion, wall dropout, near-field clutter, reverberation, shadows and poor acoustic windows). Size, pose, depth,
-sector width, echogenicities and image quality are randomised widely. No real image is used. The label is the LV
-cavity of the same anatomy, so ED and ES fall exactly on frames and the masks' EF matches the requested one.
+sector width, echogenicities and image quality are randomised widely. No real image is used. The full ground truth
+is the LV cavity of the same anatomy on every frame, so ED and ES fall exactly on frames and the masks' EF matches the
+requested one; the annotated ED and ES frames are traced as a sonographer traces them (:mod:`.tracing`: each video's
+own convention, a fresh wobble on each frame, a clicked polygon), as real training and test labels are.
 
 CLI: ``python -m ncm_components.data.synthetic --out DIR --num-videos 100`` writes NIfTI videos, full ground truth,
-training labels with only ED and ES annotated (255 elsewhere) and a datalist with EF/EDV/ESV, ED/ES, view and
-spacing. ``--stats`` prints the grey-level and geometry statistics of generated ED/ES frames next to those of real
-echo (see :mod:`.image_stats`).
+the sonographer's ED and ES tracings (255 elsewhere; ``--exact-labels``: the anatomy instead) and a datalist with
+EF/EDV/ESV, ED/ES, view and spacing. ``--stats`` prints the grey-level and geometry statistics of generated ED/ES
+frames next to those of real echo (see :mod:`.image_stats`) and how far the tracings fall from the anatomy.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import cv2
 import numpy as np
 
 from ..metrics.clinical import ejection_fraction, volume_single_plane
+from ..metrics.segmentation import per_frame_scores
 from ..transforms.io import write_volume
 from ..transforms.labels import IGNORE_INDEX, sparse_label
 from .anatomy import HeartFrame, cardiac_cycle, heart_frame, sample_heart
@@ -43,6 +46,7 @@ from .image_stats import (
     summarise,
     within_tolerance,
 )
+from .tracing import sample_annotator, trace_cavity
 from .ultrasound import BModeSimulator, SectorScan, sample_scanner
 
 __all__ = ["SyntheticEcho", "generate_echo", "generate_dataset"]
@@ -55,11 +59,13 @@ _SUPERSAMPLE = 4  # polygons are filled at 4x resolution and kept where they cov
 @dataclass
 class SyntheticEcho:
     """One generated video in MONAI's layout: ``video`` (X, Y, T) uint8 (axis 0 = image columns, axis 1 = rows, the
-    transducer at the top centre of the picture), ``labels`` (X, Y, T) uint8 with classes 0-3 on every frame,
+    transducer at the top centre of the picture), ``labels`` (X, Y, T) uint8 with the anatomy's classes 0-3 on every
+    frame, ``annotations`` (X, Y, T) uint8 with the sonographer's classes on ED and ES and 255 on every other frame,
     ``spacing`` (x, y) in mm."""
 
     video: np.ndarray
     labels: np.ndarray
+    annotations: np.ndarray
     ed_frame: int
     es_frame: int
     ef_requested: float
@@ -86,8 +92,12 @@ def _fill(shape: tuple[int, int], outline_yx: np.ndarray) -> np.ndarray:
     return coverage >= 0.5
 
 
-def _label_frame(frame: HeartFrame, size: int, spacing: float, sector: np.ndarray) -> np.ndarray:
-    """(rows, columns) uint8 classes of one instant: LV cavity, LV myocardium, left atrium; only inside the sector."""
+def _label_frame(
+    frame: HeartFrame, size: int, spacing: float, sector: np.ndarray, cavity: np.ndarray | None = None
+) -> np.ndarray:
+    """(rows, columns) uint8 classes of one instant: LV cavity, LV myocardium, left atrium; only inside the sector.
+    ``cavity``: an outline drawn as the LV instead of the true one (a tracing); what it leaves of the true cavity
+    inside the epicardium is myocardium."""
 
     def pixels(outline: np.ndarray) -> np.ndarray:  # x, z in mm -> (row, column), pixel centres at integers
         return np.stack([outline[:, 1] / spacing - 0.5, outline[:, 0] / spacing + size / 2 - 0.5], axis=1)
@@ -95,7 +105,7 @@ def _label_frame(frame: HeartFrame, size: int, spacing: float, sector: np.ndarra
     labels = np.zeros((size, size), np.uint8)
     labels[_fill(labels.shape, pixels(frame.left_atrium))] = LEFT_ATRIUM
     labels[_fill(labels.shape, pixels(frame.lv_epicardium))] = MYOCARDIUM
-    labels[_fill(labels.shape, pixels(frame.lv_cavity))] = LV
+    labels[_fill(labels.shape, pixels(frame.lv_cavity if cavity is None else cavity))] = LV
     labels[~sector] = 0
     return labels
 
@@ -115,6 +125,7 @@ def generate_echo(
     num_frames: int | None = None,
     view: str | None = None,
     quality: float | None = None,
+    traced: bool = True,
 ) -> SyntheticEcho:
     """Generate one apical-view echo video, deterministic in ``seed``.
 
@@ -127,6 +138,8 @@ def generate_echo(
         num_frames: frames; default one cycle after the first ED plus a few frames.
         view: ``"4CH"`` or ``"2CH"``; random when None.
         quality: acoustic window from 0 (poor) to 1 (good); random when None.
+        traced: annotate ED and ES with a sonographer's tracings (:mod:`.tracing`); False: with the anatomy. The
+            tracings come from a generator of their own, so the video is the same either way.
     """
     rng = np.random.default_rng(seed)
     ef = float(rng.uniform(15, 80)) if ef is None else float(ef)
@@ -146,6 +159,8 @@ def generate_echo(
 
     heart = sample_heart(rng, ef, view)
     settings = sample_scanner(rng, quality)
+    tracing_rng = rng.spawn(1)[0]  # after the scanner's child: the images stay those of earlier versions
+    annotator = sample_annotator(tracing_rng, settings.quality)
     depth = float(rng.uniform(135, 175))
     spacing = depth * float(rng.uniform(1.0, 1.05)) / size
     scan = SectorScan(depth, math.radians(float(rng.uniform(30, 40))), int(round(2.3 * size)), int(round(1.15 * size)))
@@ -154,19 +169,48 @@ def generate_echo(
 
     video = np.zeros((size, size, num_frames), np.uint8)
     labels = np.zeros((size, size, num_frames), np.uint8)
+    annotations = np.full((size, size, num_frames), IGNORE_INDEX, np.uint8)
     for t in range(num_frames):
         sway = (t - ed_frame) / cycle
         frame = heart_frame(heart, float(contraction[t]), float(mitral[t]), float(tricuspid[t]), sway)
         picture = np.clip(np.round(simulator.frame(frame, float(contraction[t]), sway)), 0, 255)
         video[..., t] = picture.T  # (rows, columns) -> MONAI's (X, Y)
         labels[..., t] = _label_frame(frame, size, spacing, sector).T
+        if traced and t in (ed_frame, es_frame):
+            tracing = trace_cavity(frame.lv_cavity, frame.lv_apex, frame.lv_base, annotator, tracing_rng)
+            annotations[..., t] = _label_frame(frame, size, spacing, sector, tracing).T
+    if not traced:
+        annotations = sparse_label(labels, [ed_frame, es_frame])
     return SyntheticEcho(
-        video, labels, ed_frame, es_frame, ef, (spacing, spacing), fps, heart_rate, seed, heart.view, settings.quality
+        video,
+        labels,
+        annotations,
+        ed_frame,
+        es_frame,
+        ef,
+        (spacing, spacing),
+        fps,
+        heart_rate,
+        seed,
+        heart.view,
+        settings.quality,
     )
+
+
+def _tracing_dice(echo: SyntheticEcho) -> list[float]:
+    """Dice of the annotated LV against the anatomy's at ED and ES."""
+    frames = [echo.ed_frame, echo.es_frame]
+    traced = np.where(echo.annotations == IGNORE_INDEX, IGNORE_INDEX, echo.annotations == LV)[..., frames]
+    return [
+        round(float(d), 4) for d in per_frame_scores(echo.lv_masks[..., frames], traced, metrics=["dice"])["dice"][:, 0]
+    ]
 
 
 def _item_for(echo: SyntheticEcho, name: str, all_classes: bool) -> tuple[dict, np.ndarray, np.ndarray]:
     full = echo.labels if all_classes else echo.lv_masks
+    sparse = echo.annotations
+    if not all_classes:
+        sparse = np.where(sparse == IGNORE_INDEX, IGNORE_INDEX, sparse == LV).astype(np.uint8)
     edv = volume_single_plane(echo.lv_masks[..., echo.ed_frame], echo.spacing)
     esv = volume_single_plane(echo.lv_masks[..., echo.es_frame], echo.spacing)
     item = {
@@ -186,14 +230,15 @@ def _item_for(echo: SyntheticEcho, name: str, all_classes: bool) -> tuple[dict, 
         "view": echo.view,
         "quality": round(echo.quality, 3),
         "seed": echo.seed,
+        "tracing_dice": _tracing_dice(echo),
     }
-    return item, full, sparse_label(full, [echo.ed_frame, echo.es_frame])
+    return item, full, sparse
 
 
-def _write_video(out_dir: Path, seed: int, name: str, size: int, all_classes: bool) -> dict:
+def _write_video(out_dir: Path, seed: int, name: str, size: int, all_classes: bool, traced: bool) -> dict:
     """Generate one video and write its video, sparse label and full label; returns its datalist item."""
     cv2.setNumThreads(1)  # one video per process: the processes share the cores
-    echo = generate_echo(seed, size=size)
+    echo = generate_echo(seed, size=size, traced=traced)
     item, full, sparse = _item_for(echo, name, all_classes)
     write_volume(out_dir / item["image"], echo.video, echo.spacing, echo.fps)
     write_volume(out_dir / item["label"], sparse, echo.spacing, echo.fps)
@@ -210,18 +255,23 @@ def generate_dataset(
     seed: int = 0,
     all_classes: bool = False,
     workers: int = 1,
+    traced: bool = True,
 ) -> Path:
     """Write a synthetic dataset (NIfTI videos, sparse and full labels) and its ``datalist.json``; returns its path.
 
     Video ``i`` of the whole set uses seed ``seed * 100003 + i``, so sets of different sizes share their first
     videos, whatever the number of ``workers`` (processes). Existing files are overwritten atomically; the datalist
-    is written last.
+    is written last. ``traced``: ED and ES labels as a sonographer traces them (False: the anatomy, see
+    :func:`generate_echo`); ``label_full`` is the anatomy either way.
     """
     counts = {"training": num_train, "validation": num_val, "test": num_test}
     if any(n < 0 for n in counts.values()) or sum(counts.values()) < 1:
         raise ValueError(f"video counts must be >= 0 and at least one video in all, got {counts}.")
     out_dir = Path(out_dir)
-    jobs = [(out_dir, seed * 100003 + i, f"synthetic_{i:04d}", size, all_classes) for i in range(sum(counts.values()))]
+    jobs = [
+        (out_dir, seed * 100003 + i, f"synthetic_{i:04d}", size, all_classes, traced)
+        for i in range(sum(counts.values()))
+    ]
     if workers > 1:
         context = multiprocessing.get_context("spawn")  # no fork of a parent's thread pools
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -241,17 +291,20 @@ def generate_dataset(
             **({"2": "myocardium", "3": "left atrium"} if all_classes else {}),
         },
         "ignore_index": IGNORE_INDEX,
+        "annotations": "sonographer tracings" if traced else "anatomy",
     }
     return write_datalist(out_dir / "datalist.json", datalist, metadata)
 
 
 def simulation_statistics(num_videos: int = 40, size: int = 112, seed: int = 0) -> dict:
-    """:func:`~.image_stats.summarise` of the ED and ES frames of ``num_videos`` generated videos."""
-    frames = []
+    """:func:`~.image_stats.summarise` of the ED and ES frames of ``num_videos`` generated videos, plus
+    ``tracing_dice``: the mean Dice of the annotated LV against the anatomy's at ED and at ES."""
+    frames, tracing = [], []
     for i in range(num_videos):
         echo = generate_echo(seed * 100003 + i, size=size)
         frames += [frame_statistics(echo.video[..., t], echo.lv_masks[..., t]) for t in (echo.ed_frame, echo.es_frame)]
-    return summarise(frames)
+        tracing.append(_tracing_dice(echo))
+    return {**summarise(frames), "tracing_dice": tuple(np.mean(tracing, axis=0).tolist())}
 
 
 def print_statistics(num_videos: int, size: int, seed: int, real_datalists: list[str]) -> bool:
@@ -261,6 +314,8 @@ def print_statistics(num_videos: int, size: int, seed: int, real_datalists: list
     for path in real_datalists:
         columns[f"{Path(path).parent.name} (real)"] = datalist_statistics(path)
     print(format_table(columns))
+    ed, es = columns[f"simulation ({num_videos} videos)"]["tracing_dice"]
+    print(f"simulated tracings against the anatomy: Dice ED {ed:.3f}, ES {es:.3f}")
     checks = within_tolerance(next(iter(columns.values())))
     print("grey-level medians within +-50 % of EchoNet-Dynamic: " + ", ".join(f"{k} {v}" for k, v in checks.items()))
     return all(checks.values())
@@ -281,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--classes", choices=["lv", "all"], default="lv", help="LV only, or LV/myocardium/atrium")
     parser.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1), help="processes")
+    parser.add_argument(
+        "--exact-labels", action="store_true", help="annotate ED/ES with the anatomy, not a sonographer's tracings"
+    )
     parser.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
     parser.add_argument("--stats", action="store_true", help="print grey-level statistics next to real echo")
     parser.add_argument("--real", nargs="*", default=[], help="with --stats: datalists of real data to measure too")
@@ -305,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         all_classes=args.classes == "all",
         workers=args.workers,
+        traced=not args.exact_labels,
     )
     print(f"wrote {args.num_videos} videos and {path} in {time.perf_counter() - start:.1f} s")
     return 0
