@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> None:
             axis = axes[row, column]
             axis.imshow(display_frame(echo.video, frame), cmap="gray", vmin=0, vmax=255)
             axis.contour(display_frame(echo.lv_masks, frame), levels=[0.5], colors="lime", linewidths=0.8)
-            traced = (echo.annotations == 1).astype(np.uint8)
-            axis.contour(display_frame(traced, frame), levels=[0.5], colors="orange", linewidths=0.8, linestyles="--")
+            traced = (display_frame(echo.lv_annotations, frame) == 1).astype(np.uint8)
+            axis.contour(traced, levels=[0.5], colors="orange", linewidths=0.8, linestyles="--")
             axis.set_title(f"{echo.view} {phase}, EF {echo.ef_requested:.0f} %, q {echo.quality:.2f}", fontsize=7)
             axis.axis("off")
     cycle = echoes[0]

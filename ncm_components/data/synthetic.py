@@ -81,6 +81,11 @@ class SyntheticEcho:
         """(X, Y, T) uint8, 1 on the LV cavity."""
         return (self.labels == LV).astype(np.uint8)
 
+    @property
+    def lv_annotations(self) -> np.ndarray:
+        """(X, Y, T) uint8: the annotated LV (1) on ED and ES, 255 on every other frame."""
+        return np.where(self.annotations == IGNORE_INDEX, IGNORE_INDEX, self.annotations == LV).astype(np.uint8)
+
 
 def _fill(shape: tuple[int, int], outline_yx: np.ndarray) -> np.ndarray:
     """Pixels whose area is at least half inside the polygon (drawn 4x finer, then area-averaged)."""
@@ -200,17 +205,13 @@ def generate_echo(
 def _tracing_dice(echo: SyntheticEcho) -> list[float]:
     """Dice of the annotated LV against the anatomy's at ED and ES."""
     frames = [echo.ed_frame, echo.es_frame]
-    traced = np.where(echo.annotations == IGNORE_INDEX, IGNORE_INDEX, echo.annotations == LV)[..., frames]
-    return [
-        round(float(d), 4) for d in per_frame_scores(echo.lv_masks[..., frames], traced, metrics=["dice"])["dice"][:, 0]
-    ]
+    scores = per_frame_scores(echo.lv_masks[..., frames], echo.lv_annotations[..., frames], metrics=["dice"])
+    return [round(float(d), 4) for d in scores["dice"][:, 0]]
 
 
 def _item_for(echo: SyntheticEcho, name: str, all_classes: bool) -> tuple[dict, np.ndarray, np.ndarray]:
     full = echo.labels if all_classes else echo.lv_masks
-    sparse = echo.annotations
-    if not all_classes:
-        sparse = np.where(sparse == IGNORE_INDEX, IGNORE_INDEX, sparse == LV).astype(np.uint8)
+    sparse = echo.annotations if all_classes else echo.lv_annotations
     edv = volume_single_plane(echo.lv_masks[..., echo.ed_frame], echo.spacing)
     esv = volume_single_plane(echo.lv_masks[..., echo.es_frame], echo.spacing)
     item = {

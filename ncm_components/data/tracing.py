@@ -77,18 +77,22 @@ def trace_cavity(
     share = np.clip(a / length, 0.0, 1.0)[:, None]
     stretched = cavity + along * ((1.0 - share) * -apex_move + share * base_move)
 
-    closed = np.concatenate([stretched, stretched[:1]])
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
+    arc = _arc_length(stretched)
     phase = 2.0 * np.pi * arc[:-1] / arc[-1]
     k = np.arange(1, _HARMONICS + 1)[:, None]
     coefficients = rng.normal(0.0, annotator.jitter / np.sqrt(_HARMONICS), size=(2, _HARMONICS, 1))
     wobble = (coefficients[0] * np.cos(k * phase) + coefficients[1] * np.sin(k * phase)).sum(axis=0)
     traced = stretched + _outward_normals(stretched) * (annotator.offset + wobble)[:, None]
 
-    closed = np.concatenate([traced, traced[:1]])
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
+    arc, closed = _arc_length(traced), np.concatenate([traced, traced[:1]])
     clicks = (float(rng.uniform()) + np.arange(annotator.points)) / annotator.points * arc[-1]
     return np.stack([np.interp(clicks, arc, closed[:, i]) for i in range(2)], axis=1)
+
+
+def _arc_length(outline: np.ndarray) -> np.ndarray:
+    """(N + 1,) distance along a closed outline from its first point to each point, the last entry back at the first."""
+    closed = np.concatenate([outline, outline[:1]])
+    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
 
 
 def _outward_normals(outline: np.ndarray) -> np.ndarray:
