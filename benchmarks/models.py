@@ -50,6 +50,21 @@ BENCHMARK_MODELS: dict[str, dict] = {
         "train_overrides": {"loss#area_smoothness_weight": 10.0},
         "experiment": True,
     },
+    "small with a 16-channel full-resolution head": {  # an experiment: capacity where the boundary is placed
+        "network_def": {**_SMALL, "head_channels": 16},
+        "boundary_weight": 0.1,
+        "experiment": True,
+    },
+    "small with residual decoder levels": {  # an experiment: two convolutions per decoder level, as a UNet has
+        "network_def": {**_SMALL, "decoder_convs": 2},
+        "boundary_weight": 0.1,
+        "experiment": True,
+    },
+    "small with a wider head and residual decoder": {  # an experiment: both of the above
+        "network_def": {**_SMALL, "head_channels": 16, "decoder_convs": 2},
+        "boundary_weight": 0.1,
+        "experiment": True,
+    },
     "small w/o boundary loss": {"network_def": _SMALL, "boundary_weight": 0.0},
     "small w/o unlabelled objective": {
         "network_def": _SMALL,

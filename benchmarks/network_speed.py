@@ -40,6 +40,8 @@ MODELS = {
     "NCMNet small w/o NCM": lambda: ncmnet_small(use_ncm=False),
     "NCMNet small w/o UMA": lambda: ncmnet_small(use_uma=False),
     "NCMNet small w/o NCM+UMA": lambda: ncmnet_small(use_ncm=False, use_uma=False),
+    "NCMNet small, 16-channel head": lambda: ncmnet_small(head_channels=16),
+    "NCMNet small, residual decoder": lambda: ncmnet_small(decoder_convs=2),
     "MONAI UNet (per frame)": lambda: build_model("UNet 2D per frame (EchoNet)"),
     "MONAI BasicUNet (per frame)": lambda: FrameWise(BasicUNet(spatial_dims=2, in_channels=1, out_channels=2)),
 }

@@ -53,6 +53,30 @@ def test_ablation_flags_remove_modules(kwargs, expected_modules):
         assert net(torch.randn(1, 1, 32, 32, 3)).shape == (1, 2, 32, 32, 3)
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{"head_channels": 16}, {"decoder_convs": 2}, {"head_channels": 4, "decoder_convs": 3}]
+)
+def test_capacity_options_widen_the_head_and_deepen_the_decoder(kwargs):
+    net = ncmnet_small(**kwargs)
+    head = kwargs.get("head_channels", 8)  # small: channels[0] = 16, so the default head is 8 wide
+    assert net.stem.conv.out_channels == net.to_head.out_channels == head
+    convs_per_level = [
+        sum(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3) for m in f.modules()) for f in net.fuse
+    ]
+    assert convs_per_level == [kwargs.get("decoder_convs", 1)] * 3
+    net.train()
+    out = net(torch.randn(1, 1, 32, 48, 3))
+    assert out.shape == (1, 2, 2, 32, 48, 3)
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("kwargs,message", [({"decoder_convs": 0}, "decoder_convs"), ({"head_channels": 0}, "head")])
+def test_capacity_options_reject_nonsense(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ncmnet_small(**kwargs)
+
+
 def wake(module: torch.nn.Module) -> torch.nn.Module:
     """Give the zero-initialised residual branches (NCM's output norm, UMA's output layers) non-zero weights, so
     that tests can see what flows through them."""

@@ -25,14 +25,14 @@ class NCMNet(nn.Module):
 
     Frames are folded into the batch for every 2D layer. Encoder level i (stride 2 each, MONAI ``ResidualUnit``)
     gives features at 1/2^(i+1) of the input size. The decoder goes top-down with additive skips to level 0 (half the
-    input size). The skip of every level listed in ``ncm_levels`` first passes a
-    :class:`NeighborhoodCorrelationMining` block: each pixel correlates with its space-time neighbourhood on that
-    level and with the decoded features of the next coarser level (cross-scale), so NCM works where speckle lives
-    (1/2 and 1/4 of the input by default). A coarse head predicts logits at level 0,
-    :class:`UnreliableMaskedAttention` refines the pixels it is unsure of, and the refined features are projected to
-    ``max(channels[0] // 2, 8)`` channels, upsampled to the input size, added to a full-resolution stem (one 3x3
-    convolution of the frame) and fused, and the final head predicts there: the boundary is placed at the input's
-    own pixel size, not interpolated from half of it.
+    input size), fusing each level with one 3x3 convolution (a MONAI ``ResidualUnit`` of ``decoder_convs`` when more
+    than one). The skip of every level listed in ``ncm_levels`` first passes a :class:`NeighborhoodCorrelationMining`
+    block: each pixel correlates with its space-time neighbourhood on that level and with the decoded features of the
+    next coarser level (cross-scale), so NCM works where speckle lives (1/2 and 1/4 of the input by default). A coarse
+    head predicts logits at level 0, :class:`UnreliableMaskedAttention` refines the pixels it is unsure of, and the
+    refined features are projected to ``head_channels`` (by default ``max(channels[0] // 2, 8)``) channels, upsampled
+    to the input size, added to a full-resolution stem (one 3x3 convolution of the frame) and fused, and the final
+    head predicts there: the boundary is placed at the input's own pixel size, not interpolated from half of it.
 
     Args:
         in_channels: image channels C (1 for B-mode echo).
@@ -50,6 +50,9 @@ class NCMNet(nn.Module):
         uma_context_grid: side of UMA's pooled context grid.
         uma_heads: attention heads of UMA.
         reliability: UMA reliability rule (``"max_prob"``, ``"margin"``, ``"entropy"``).
+        decoder_convs: 3x3 convolutions that fuse each decoder level: 1 is a single convolution, more a residual unit
+            of that many.
+        head_channels: channels of the full-resolution stem and final head (None: ``max(channels[0] // 2, 8)``).
         use_ncm: build the NCM blocks (False for the ablation without NCM).
         use_uma: build UMA (False for the ablation without UMA).
         deep_supervision: in training mode also return the coarse logits (MONAI DynUNet convention).
@@ -81,6 +84,8 @@ class NCMNet(nn.Module):
         uma_context_grid: int = 8,
         uma_heads: int = 1,
         reliability: str = "max_prob",
+        decoder_convs: int = 1,
+        head_channels: int | None = None,
         use_ncm: bool = True,
         use_uma: bool = True,
         deep_supervision: bool = True,
@@ -95,6 +100,10 @@ class NCMNet(nn.Module):
         bad_levels = [level for level in ncm_levels if not 0 <= level < len(channels)]
         if bad_levels:
             raise ValueError(f"ncm_levels {bad_levels} are outside the {len(channels)} encoder levels.")
+        if decoder_convs < 1:
+            raise ValueError(f"decoder_convs must be at least 1, got {decoder_convs}.")
+        if head_channels is not None and head_channels < 1:
+            raise ValueError(f"head_channels must be at least 1 (or None), got {head_channels}.")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.channels = channels
@@ -131,9 +140,17 @@ class NCMNet(nn.Module):
                 for level in self.ncm_levels
             }
         )
-        # top-down decoder, level L-2 .. 0: project the upsampled deeper map, add the skip, 3x3 conv
+
+        def fuse(level_channels: int) -> nn.Module:
+            if decoder_convs == 1:
+                return conv(level_channels, level_channels)
+            return ResidualUnit(
+                2, level_channels, level_channels, subunits=decoder_convs, act=act, norm=norm, dropout=dropout
+            )
+
+        # top-down decoder, level L-2 .. 0: project the upsampled deeper map, add the skip, fuse (3x3 convolutions)
         self.lateral = nn.ModuleList([nn.Conv2d(channels[i + 1], channels[i], 1) for i in range(len(channels) - 1)])
-        self.fuse = nn.ModuleList([conv(channels[i], channels[i]) for i in range(len(channels) - 1)])
+        self.fuse = nn.ModuleList([fuse(channels[i]) for i in range(len(channels) - 1)])
         self.coarse_head = nn.Conv2d(channels[0], out_channels, kernel_size=1)
         self.uma = (
             UnreliableMaskedAttention(
@@ -148,7 +165,7 @@ class NCMNet(nn.Module):
             if use_uma
             else None
         )
-        head = max(channels[0] // 2, 8)  # full resolution: where the final boundary is placed, kept narrow
+        head = head_channels or max(channels[0] // 2, 8)  # full resolution: where the final boundary is placed
         self.stem = conv(in_channels, head)
         self.to_head = nn.Conv2d(channels[0], head, kernel_size=1)
         self.final_head = nn.Sequential(conv(head, head), nn.Conv2d(head, out_channels, 1))
