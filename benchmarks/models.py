@@ -66,6 +66,18 @@ BENCHMARK_MODELS: dict[str, dict] = {
         "experiment": True,
     },
     "small w/o boundary loss": {"network_def": _SMALL, "boundary_weight": 0.0},
+    "NCM-Net small, a third of the clips anywhere": {  # an experiment: the unlabelled frames of every phase
+        "network_def": _SMALL,
+        "boundary_weight": 0.1,
+        "train_overrides": {"anywhere_clip_prob": 1 / 3},
+        "experiment": True,
+    },
+    "small w/o NCM, a third of the clips anywhere": {
+        "network_def": {**_SMALL, "use_ncm": False},
+        "boundary_weight": 0.1,
+        "train_overrides": {"anywhere_clip_prob": 1 / 3},
+        "experiment": True,
+    },
     "small w/o unlabelled objective": {
         "network_def": _SMALL,
         "boundary_weight": 0.1,

@@ -158,6 +158,39 @@ def test_sample_clip_mixed_draws_ed_es_clips_and_windows(echo_item):
         SampleClipd(["image"], mode="sometimes")
 
 
+def test_sample_clip_anywhere_covers_the_whole_video_with_and_without_labels(echo_item):
+    loaded = LoadVideod(["image", "label"], num_classes=4)(echo_item[0])
+    length = loaded["image"].shape[-1]
+    sampler = SampleClipd(["image", "label"], num_frames=6, mode="anywhere", max_stride=2)
+    seen, unlabelled = set(), 0
+    for seed in range(200):
+        sampler.set_random_state(seed)
+        clip = sampler(loaded)
+        frames = clip["clip_frames"].tolist()
+        stride = frames[1] - frames[0]
+        assert stride in (1, 2) and frames == list(range(frames[0], frames[0] + 6 * stride, stride))
+        assert torch.equal(clip["image"], loaded["image"][..., clip["clip_frames"]])  # labels stay with their frames
+        seen.update(frames)
+        unlabelled += not any(annotated_frames(clip["label"]).tolist())
+    assert seen == set(range(length)) and unlabelled > 0  # every frame, and windows that hold no label
+
+
+def test_sample_clip_mixed_anywhere_share(echo_item):
+    loaded = LoadVideod(["image", "label"], num_classes=4)(echo_item[0])
+    never = SampleClipd(["image", "label"], num_frames=6, mode="mixed", anywhere_prob=0.0)
+    always = SampleClipd(["image", "label"], num_frames=6, mode="mixed", anywhere_prob=1.0)
+    anywhere = SampleClipd(["image", "label"], num_frames=6, mode="anywhere")
+    for seed in range(40):
+        for sampler in (never, always, anywhere):
+            sampler.set_random_state(seed)
+        assert any(annotated_frames(never(loaded)["label"]).tolist())  # without the share every clip holds a label
+        always_frames = always(loaded)["clip_frames"]
+        anywhere.R.rand()  # mixed draws its choice first, then the window as "anywhere" does
+        assert torch.equal(always_frames, anywhere(loaded)["clip_frames"])
+    with pytest.raises(ValueError, match="anywhere_prob"):
+        SampleClipd(["image"], mode="mixed", anywhere_prob=1.5)
+
+
 def test_sector_dropout_darkens_a_deep_wedge_only():
     image = torch.ones(1, 40, 32, 3)  # (C, X, Y, T): apex at x = 20, y = 0
     dropout = RandSectorDropoutd("image", prob=1.0, strength=(0.9, 0.9), width=(0.1, 0.1))

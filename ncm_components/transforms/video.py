@@ -20,7 +20,7 @@ from .labels import annotated_frames, check_label_values
 
 __all__ = ["LoadVideod", "SampleClipd", "RandSpeckleNoised", "RandSectorDropoutd", "clip_indices", "CLIP_MODES"]
 
-CLIP_MODES = ("uniform", "random", "all", "window", "mixed")
+CLIP_MODES = ("uniform", "random", "all", "window", "anywhere", "mixed")
 
 
 class LoadVideod(MapTransform):
@@ -98,10 +98,15 @@ class SampleClipd(RandomizableTransform, MapTransform):
     ``label_key``. ``mode="uniform"`` (evaluation) samples evenly; ``mode="random"`` jitters the interior frames;
     ``mode="all"`` keeps the whole video (inference); ``mode="window"`` takes ``num_frames`` frames at a stride of 1
     to ``max_stride`` that hold ED or ES at a random position, so that a model cannot learn where in a clip the
-    labelled frames sit; ``mode="mixed"`` (training) draws an ED -> ES clip (as ``"random"``) or a window, each with
-    probability 0.5. Whole videos are segmented through windows of consecutive frames, so a model trained on ED -> ES
-    clips alone sees its labels only at the clip's two ends and may learn to segment only there. The chosen indices
-    are stored under ``"clip_frames"``.
+    labelled frames sit; ``mode="anywhere"`` takes such a window at a random place in the video, whether or not it
+    holds a labelled frame; ``mode="mixed"`` (training) draws a window placed anywhere with probability
+    ``anywhere_prob``, else an ED -> ES clip (as ``"random"``) or a window holding ED or ES, each with probability 0.5.
+    Whole videos are segmented through windows of consecutive frames, so a model trained on ED -> ES clips alone sees
+    its labels only at the clip's two ends and may learn to segment only there. ED -> ES clips and windows around the
+    labels seldom reach the middle of diastole (rapid filling: in 17 % of the clips of the simulation's training
+    videos, against 85 % for every phase of systole); windows placed anywhere show every phase of the cycle, in
+    proportion to its length, to the unlabelled-frame objective. The chosen indices are stored under
+    ``"clip_frames"``.
     """
 
     def __init__(
@@ -110,6 +115,7 @@ class SampleClipd(RandomizableTransform, MapTransform):
         num_frames: int = 10,
         mode: str = "uniform",
         max_stride: int = 2,
+        anywhere_prob: float = 0.0,
         ed_key: str = "ed_frame",
         es_key: str = "es_frame",
         label_key: str = "label",
@@ -121,9 +127,12 @@ class SampleClipd(RandomizableTransform, MapTransform):
             raise ValueError(f"mode must be one of {CLIP_MODES}, got {mode!r}.")
         if max_stride < 1:
             raise ValueError(f"max_stride must be >= 1, got {max_stride}.")
+        if not 0.0 <= anywhere_prob <= 1.0:
+            raise ValueError(f"anywhere_prob must be in [0, 1], got {anywhere_prob}.")
         self.num_frames = num_frames
         self.mode = mode
         self.max_stride = max_stride
+        self.anywhere_prob = anywhere_prob
         self.ed_key, self.es_key, self.label_key = ed_key, es_key, label_key
 
     def _end_frames(self, d: dict) -> tuple[int, int]:
@@ -148,10 +157,13 @@ class SampleClipd(RandomizableTransform, MapTransform):
         if not (0 <= first < length and 0 <= last < length):
             raise ValueError(f"{d.get('image', 'item')}: ED/ES frames {first}, {last} outside its {length} frames.")
         mode = self.mode
-        if mode == "mixed":
-            mode = "window" if self.R.rand() < 0.5 else "random"
+        if mode == "mixed":  # no extra draw when anywhere_prob is 0: the other modes' random stream stays as it was
+            anywhere = self.anywhere_prob > 0 and self.R.rand() < self.anywhere_prob
+            mode = "anywhere" if anywhere else "window" if self.R.rand() < 0.5 else "random"
         if mode == "window":
             indices = self._window(first, last, length)
+        elif mode == "anywhere":
+            indices = self._window(None, None, length)
         else:
             indices = clip_indices(first, last, self.num_frames, self.R if mode == "random" else None)
         index = torch.as_tensor(indices, dtype=torch.long)
@@ -160,14 +172,19 @@ class SampleClipd(RandomizableTransform, MapTransform):
         d["clip_frames"] = index
         return d
 
-    def _window(self, first: int, last: int, length: int) -> np.ndarray:
-        """Frames at a random stride around ED or ES (chosen at random), which sits at a random position of the clip."""
-        anchor = first if self.R.rand() < 0.5 else last
+    def _window(self, first: int | None, last: int | None, length: int) -> np.ndarray:
+        """Frames at a random stride around ED or ES (chosen at random), which sits at a random position of the clip;
+        with ``first`` None, at a random place in the video (every start equally likely)."""
+        anchor = None if first is None else first if self.R.rand() < 0.5 else last
         stride = int(self.R.randint(1, self.max_stride + 1))
         stride = max(1, min(stride, (length - 1) // max(self.num_frames - 1, 1)))
         span = min(self.num_frames, (length - 1) // stride + 1)  # frames that fit at this stride
-        position = int(self.R.randint(0, span))  # where the anchor sits in the clip
-        start = int(np.clip(anchor - position * stride, 0, length - 1 - (span - 1) * stride))
+        latest_start = length - 1 - (span - 1) * stride
+        if anchor is None:
+            start = int(self.R.randint(0, latest_start + 1))
+        else:
+            position = int(self.R.randint(0, span))  # where the anchor sits in the clip
+            start = int(np.clip(anchor - position * stride, 0, latest_start))
         indices = start + stride * np.arange(span)
         return np.pad(indices, (0, self.num_frames - span), mode="edge")  # a video shorter than the clip repeats
 
