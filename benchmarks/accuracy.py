@@ -181,14 +181,17 @@ PERTURBATIONS = {
 }
 
 
-def evaluate_trained(name: str, seed: int, run_dir: Path, data_dir: Path, output: str, args, extra=()) -> dict:
+def evaluate_trained(
+    name: str, seed: int, run_dir: Path, data_dir: Path, output: str, args, extra=(), network_def: dict | None = None
+) -> dict:
     """Score the trained model of a run by the snapshot's ``evaluate.yaml`` into ``run_dir/output``, with the
-    ``extra`` transforms after loading; returns the summary with the evaluation's version."""
+    ``extra`` transforms after loading; returns the summary with the evaluation's version. ``network_def`` replaces
+    the model's own (a network edited after training, as ``knockouts.py`` does)."""
     overrides = {
         "dataset_dir": str(data_dir),
         "ckpt_dir": str(run_dir / "models"),
         "output_dir": str(run_dir / output),
-        "network_def": BENCHMARK_MODELS[name]["network_def"],
+        "network_def": network_def or BENCHMARK_MODELS[name]["network_def"],
         "seed": seed,
         "image_size": args.image_size,
         "eval_extra_transforms": list(extra),

@@ -1,8 +1,10 @@
-"""Plots of an accuracy benchmark run (``benchmarks/accuracy.py``): Dice along ED -> ES, LV area curves, and each
-model's Dice in every seed.
+"""Plots of an accuracy benchmark run (``benchmarks/accuracy.py``): Dice along ED -> ES, LV area curves, each
+model's Dice in every seed, and one model against others phase by phase over the whole cycle (with how often the
+training clips show each phase).
 
 python benchmarks/accuracy_plots.py --out .cache/accuracy --figures docs/figures
 python benchmarks/accuracy_plots.py --out .cache/long --plots seeds --prefix accuracy_1200_
+python benchmarks/accuracy_plots.py --out .cache/traced --plots phases --against "small w/o NCM" --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -21,9 +23,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ncm_components.data.datalist import load_datalist  # noqa: E402
+from ncm_components.transforms.video import SampleClipd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import run_dir  # noqa: E402
+
+PHASES = (
+    "systole, large",
+    "systole, middle",
+    "systole, small",
+    "diastole, small",
+    "diastole, middle",
+    "diastole, large",
+)
+"""The cycle's phases in order from ED, by the reference LV area: shrinking or growing, and in which third of the
+video's area range. "diastole, middle" is rapid filling."""
 
 
 def _frames(run_dir: Path) -> dict[str, list[dict]]:
@@ -128,6 +142,95 @@ def area_curves(
     return path
 
 
+def frame_phases(areas: np.ndarray) -> np.ndarray:
+    """Index into :data:`PHASES` of every frame of a video, from its reference LV areas (T,): systole where the
+    area shrinks (``np.gradient`` < 0), diastole elsewhere; large / middle / small by the third of the video's area
+    range the frame is in."""
+    areas = np.asarray(areas, dtype=float)
+    span = max(float(areas.max() - areas.min()), 1e-9)
+    third = np.clip(((areas - areas.min()) / span * 3).astype(int), 0, 2)  # 0 small, 1 middle, 2 large
+    growing = np.gradient(areas) >= 0 if areas.size > 1 else np.ones(areas.shape, bool)
+    return np.where(growing, 3 + third, 2 - third)
+
+
+def phase_differences(out: Path, reference: str, other: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``reference`` minus ``other`` in all-frame Dice points, frame by frame, averaged by phase: (means, frames)
+    over :data:`PHASES`, both (6,)."""
+    ours, theirs = (_frames(run_dir(out, model, seed)) for model in (reference, other))
+    sums, counts = np.zeros(len(PHASES)), np.zeros(len(PHASES))
+    for video, rows in ours.items():
+        phases = frame_phases([float(r["area_ref"]) for r in rows])
+        for row, them, phase in zip(rows, theirs[video], phases):
+            if row.get("dice_full") and them.get("dice_full"):
+                sums[phase] += 100 * (float(row["dice_full"]) - float(them["dice_full"]))
+                counts[phase] += 1
+    return sums / np.maximum(counts, 1), counts
+
+
+def clip_phase_coverage(out: Path, anywhere_prob: float, clips_per_video: int = 40, seed: int = 0) -> np.ndarray:
+    """Share of training clips that hold at least one frame of each phase (6,), for the training sampler of
+    ``train.yaml`` (``SampleClipd`` in mixed mode, 10 frames) with ``anywhere_prob``, on the benchmark's training
+    videos (phases from their all-frame labels)."""
+    import nibabel as nib  # the benchmark's labels are NIfTI
+
+    items = load_datalist(out / "data" / "datalist.json", "training")
+    sampler = SampleClipd(["label"], num_frames=10, mode="mixed", anywhere_prob=anywhere_prob)
+    sampler.set_random_state(seed)
+    held = np.zeros(len(PHASES))
+    for item in items:
+        labels = np.asarray(nib.load(str(out / "data" / item["label_full"])).dataobj)
+        phases = frame_phases((labels == 1).reshape(-1, labels.shape[-1]).sum(axis=0))
+        ends = {"ed_frame": item["ed_frame"], "es_frame": item["es_frame"]}
+        for _ in range(clips_per_video):
+            frames = sampler({"label": np.zeros((1, 1, 1, phases.size)), **ends})["clip_frames"].numpy()
+            held[np.unique(phases[frames])] += 1
+    return held / (len(items) * clips_per_video)
+
+
+def dice_by_phase(
+    out: Path, figures: Path, reference: str, against: list[str], seeds: list[int], prefix: str = "accuracy_"
+) -> Path:
+    """``reference`` minus each model of ``against`` in all-frame Dice by phase of the whole cycle, one line per
+    model and seed, next to how often the training clips show each phase; prints both as a markdown table."""
+    figure, (axis, coverage_axis) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    x = np.arange(len(PHASES))
+    lines = ["| " + " | ".join([f"{reference} minus", "seed"] + list(PHASES)) + " |", "|" + "---|" * (2 + len(PHASES))]
+    for colour, other in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], against):
+        for marker, seed in zip("os^dv", seeds):
+            if not run_dir(out, other, seed).is_dir() or not run_dir(out, reference, seed).is_dir():
+                continue
+            means, counts = phase_differences(out, reference, other, seed)
+            axis.plot(x, means, marker=marker, color=colour, label=f"{other}, seed {seed}")
+            lines.append(
+                f"| {other} | {seed} | " + " | ".join(f"{m:+.2f} ({c:.0f})" for m, c in zip(means, counts)) + " |"
+            )
+    axis.axhline(0, color="black", linewidth=0.8)
+    axis.set_xticks(x)
+    axis.set_xticklabels([p.replace(", ", "\n") for p in PHASES], fontsize=8)
+    axis.set_ylabel(f"{reference} minus the other model (Dice points)")
+    axis.set_title("All-frame Dice by phase of the cycle (50 held-out simulated videos)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+    for share, offset, label in ((0.0, -0.2, "mixed clips"), (1 / 3, 0.2, "a third of them placed anywhere")):
+        held = clip_phase_coverage(out, share)
+        coverage_axis.bar(x + offset, 100 * held, width=0.4, label=label)
+        lines.append(
+            f"| training clips holding the phase ({label}) | | " + " | ".join(f"{100 * h:.0f} %" for h in held) + " |"
+        )
+    coverage_axis.set_xticks(x)
+    coverage_axis.set_xticklabels([p.replace(", ", "\n") for p in PHASES], fontsize=8)
+    coverage_axis.set_ylabel("training clips holding the phase (%)")
+    coverage_axis.set_title("How often training clips show each phase")
+    coverage_axis.legend(fontsize=8)
+    coverage_axis.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    path = figures / f"{prefix}dice_by_phase.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    print("\n".join(lines))
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=".cache/accuracy")
@@ -138,7 +241,12 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         default=["NCM-Net small", "UNet 2D per frame (EchoNet)", "UNet 3D on the clip (SimLVSeg-3D)"],
     )
-    parser.add_argument("--plots", nargs="+", choices=("cycle", "areas", "seeds"), default=["cycle", "areas", "seeds"])
+    parser.add_argument(
+        "--plots", nargs="+", choices=("cycle", "areas", "seeds", "phases"), default=["cycle", "areas", "seeds"]
+    )
+    parser.add_argument("--reference", default="NCM-Net small", help="the model the phase plot compares")
+    parser.add_argument("--against", nargs="+", default=["small w/o NCM"], help="the models it is compared with")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the phase plot")
     parser.add_argument("--prefix", default="accuracy_", help="start of the figures' file names")
     args = parser.parse_args(argv)
     out, figures = Path(args.out), Path(args.figures)
@@ -149,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         print(area_curves(out, figures, args.seed, args.curve_models, prefix=args.prefix))
     if "seeds" in args.plots:
         print(seed_spread(out, figures, prefix=args.prefix))
+    if "phases" in args.plots:
+        print(dice_by_phase(out, figures, args.reference, args.against, args.seeds, prefix=args.prefix))
 
 
 if __name__ == "__main__":

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from .benchmark_modules import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def accuracy():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location("accuracy_benchmark", BENCHMARKS / "accuracy.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+    with benchmark_module("accuracy") as module:
         yield module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 def _write_run(accuracy, out: Path, model: str, seed: int, dice: dict[str, tuple[float, float]]) -> None:
@@ -142,3 +134,34 @@ def test_reevaluation_rescores_stale_rows_only_and_keeps_the_replaced_evaluation
         run = accuracy.run_dir(tmp_path, "ours", seed)
         assert (run / "eval").is_dir() and (run / "eval_previous").is_dir() and not (run / "eval_new").exists()
     assert not (accuracy.run_dir(tmp_path, "ours", 2) / "eval_previous").exists()
+
+
+@pytest.fixture(scope="module")
+def plots():
+    with benchmark_module("accuracy_plots") as module:
+        yield module
+
+
+def test_frame_phases_follow_the_cycle_from_ed(plots):
+    areas = [10.0, 9.0, 5.0, 1.0, 0.0, 1.0, 5.0, 9.0, 10.0]  # ED, systole to ES (frame 4), diastole back to ED
+    phases = [plots.PHASES[i] for i in plots.frame_phases(areas)]
+    assert phases == [
+        "systole, large", "systole, large", "systole, middle", "systole, small",
+        "diastole, small", "diastole, small", "diastole, middle", "diastole, large", "diastole, large",
+    ]  # fmt: skip
+
+
+def test_phase_differences_pair_frames_of_each_phase(plots, tmp_path):
+    """ "ours" is 2 points better on the growing (diastolic) frames only."""
+    areas = [10.0, 9.0, 5.0, 1.0, 0.0, 1.0, 5.0, 9.0, 10.0]
+    for model, bonus in (("ours", 0.02), ("theirs", 0.0)):
+        folder = plots.run_dir(tmp_path, model, 0) / "eval"
+        folder.mkdir(parents=True)
+        with open(folder / "metrics.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["video", "frame", "area_ref", "dice_full"])
+            for frame, area in enumerate(areas):
+                writer.writerow(["a.nii.gz", frame, area, 0.9 + (bonus if frame >= 4 else 0.0)])
+    means, frames = plots.phase_differences(tmp_path, "ours", "theirs", 0)
+    assert frames.tolist() == [2, 1, 1, 2, 1, 2]
+    assert means.round(6).tolist() == [0.0, 0.0, 0.0, 2.0, 2.0, 2.0]
