@@ -103,8 +103,8 @@ class SampleClipd(RandomizableTransform, MapTransform):
     ``anywhere_prob``, else an ED -> ES clip (as ``"random"``) or a window holding ED or ES, each with probability 0.5.
     Whole videos are segmented through windows of consecutive frames, so a model trained on ED -> ES clips alone sees
     its labels only at the clip's two ends and may learn to segment only there. ED -> ES clips and windows around the
-    labels seldom reach the middle of diastole (rapid filling: in 17 % of the clips of the simulation's training
-    videos, against 85 % for every phase of systole); windows placed anywhere show every phase of the cycle, in
+    labels seldom reach the middle of diastole (rapid filling: in 18 % of the clips of the simulation's training
+    videos, against 83-87 % for each phase of systole); windows placed anywhere show every phase of the cycle, in
     proportion to its length, to the unlabelled-frame objective. The chosen indices are stored under
     ``"clip_frames"``.
     """
