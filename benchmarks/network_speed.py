@@ -39,6 +39,7 @@ MODELS = {
     "NCMNet small": lambda: ncmnet_small(),
     "NCMNet small w/o NCM": lambda: ncmnet_small(use_ncm=False),
     "NCMNet small w/o UMA": lambda: ncmnet_small(use_uma=False),
+    "NCMNet small, NCM within each frame": lambda: ncmnet_small(temporal_radius=0),
     "NCMNet small w/o NCM+UMA": lambda: ncmnet_small(use_ncm=False, use_uma=False),
     "NCMNet small, 16-channel head": lambda: ncmnet_small(head_channels=16),
     "NCMNet small, residual decoder": lambda: ncmnet_small(decoder_convs=2),
