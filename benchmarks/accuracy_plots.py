@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ncm_components.data.datalist import load_datalist  # noqa: E402
+from ncm_components.transforms.io import load_video  # noqa: E402
 from ncm_components.transforms.video import SampleClipd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -171,14 +172,12 @@ def clip_phase_coverage(out: Path, anywhere_prob: float, clips_per_video: int = 
     """Share of training clips that hold at least one frame of each phase (6,), for the training sampler of
     ``train.yaml`` (``SampleClipd`` in mixed mode, 10 frames) with ``anywhere_prob``, on the benchmark's training
     videos (phases from their all-frame labels)."""
-    import nibabel as nib  # the benchmark's labels are NIfTI
-
     items = load_datalist(out / "data" / "datalist.json", "training")
     sampler = SampleClipd(["label"], num_frames=10, mode="mixed", anywhere_prob=anywhere_prob)
     sampler.set_random_state(seed)
     held = np.zeros(len(PHASES))
     for item in items:
-        labels = np.asarray(nib.load(str(out / "data" / item["label_full"])).dataobj)
+        labels = load_video(out / "data" / item["label_full"], dtype=np.uint8)[0].numpy()  # X x Y x T
         phases = frame_phases((labels == 1).reshape(-1, labels.shape[-1]).sum(axis=0))
         ends = {"ed_frame": item["ed_frame"], "es_frame": item["es_frame"]}
         for _ in range(clips_per_video):
@@ -205,8 +204,6 @@ def dice_by_phase(
                 f"| {other} | {seed} | " + " | ".join(f"{m:+.2f} ({c:.0f})" for m, c in zip(means, counts)) + " |"
             )
     axis.axhline(0, color="black", linewidth=0.8)
-    axis.set_xticks(x)
-    axis.set_xticklabels([p.replace(", ", "\n") for p in PHASES], fontsize=8)
     axis.set_ylabel(f"{reference} minus the other model (Dice points)")
     axis.set_title("All-frame Dice by phase of the cycle (50 held-out simulated videos)")
     axis.grid(alpha=0.3)
@@ -217,8 +214,9 @@ def dice_by_phase(
         lines.append(
             f"| training clips holding the phase ({label}) | | " + " | ".join(f"{100 * h:.0f} %" for h in held) + " |"
         )
-    coverage_axis.set_xticks(x)
-    coverage_axis.set_xticklabels([p.replace(", ", "\n") for p in PHASES], fontsize=8)
+    for panel in (axis, coverage_axis):
+        panel.set_xticks(x)
+        panel.set_xticklabels([p.replace(", ", "\n") for p in PHASES], fontsize=8)
     coverage_axis.set_ylabel("training clips holding the phase (%)")
     coverage_axis.set_title("How often training clips show each phase")
     coverage_axis.legend(fontsize=8)
