@@ -34,6 +34,11 @@ BENCHMARK_MODELS: dict[str, dict] = {
     "NCM-Net default": {"network_def": {"_target_": "ncm_components.networks.NCMNet"}, "boundary_weight": 0.1},
     "small w/o NCM": {"network_def": {**_SMALL, "use_ncm": False}, "boundary_weight": 0.1},
     "small w/o UMA": {"network_def": {**_SMALL, "use_uma": False}, "boundary_weight": 0.1},
+    "small with NCM within each frame": {  # an experiment: the space-time neighbourhood trained away
+        "network_def": {**_SMALL, "temporal_radius": 0},
+        "boundary_weight": 0.1,
+        "experiment": True,
+    },
     "small with UMA threshold 0.01": {  # an experiment, run only when named
         "network_def": {**_SMALL, "uma_threshold": 0.01},
         "boundary_weight": 0.1,
