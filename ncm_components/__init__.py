@@ -1,3 +1,3 @@
 """NCM-Net components for left-ventricle segmentation in echocardiography videos (MONAI-compatible)."""
 
-__version__ = "0.5.1"
+__version__ = "0.5.2"

@@ -104,19 +104,23 @@ def test_train_then_evaluate_workflow(tiny_data, tmp_path):
     assert "dice_full" in header and first.split(",")[2] == "mm"
 
 
-def test_cli_training_killed_mid_run_resumes_and_finishes(tiny_data, tmp_path):
-    """SIGKILL after the first epoch checkpoint, rerun the same command: it resumes and completes all epochs."""
-    overrides = tiny_overrides(tiny_data, tmp_path, **{"train#trainer#max_epochs": 4, "val_interval": 10})
-    command = bundle_command([TRAIN], overrides)
+def test_cli_training_killed_mid_run_resumes_to_the_uninterrupted_weights(tiny_data, tmp_path):
+    """SIGKILL after an epoch checkpoint, rerun the same command: it resumes, completes all epochs, and ends with
+    the weights, teacher and optimiser state of the same run left alone, bit for bit (clips, augmentation, teacher
+    noise and validation included: the random streams travel in the checkpoint)."""
+    overrides = {"train#trainer#max_epochs": 4, "val_interval": 2}
+    killed = tiny_overrides(tiny_data, tmp_path / "killed", **overrides)
+    command = bundle_command([TRAIN], killed)
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    models = tmp_path / "killed" / "models"
     deadline = time.monotonic() + 240
-    while latest_checkpoint(tmp_path / "models") is None and process.poll() is None and time.monotonic() < deadline:
+    while latest_checkpoint(models) is None and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    first = latest_checkpoint(tmp_path / "models")
+    first = latest_checkpoint(models)
     assert first is not None, "the first run wrote no checkpoint before it was killed"
     killed_at_epoch = int(first.rsplit("=", 1)[1].split(".")[0])
     assert killed_at_epoch < 4, "the run finished before it could be killed"
@@ -125,10 +129,18 @@ def test_cli_training_killed_mid_run_resumes_and_finishes(tiny_data, tmp_path):
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "resuming training from" in resumed.stdout + resumed.stderr
     assert f"Epoch: {killed_at_epoch}/4" not in resumed.stdout + resumed.stderr  # finished epochs are not redone
-    assert latest_checkpoint(tmp_path / "models").endswith("checkpoint_epoch=4.pt")
-    assert [p.name for p in (tmp_path / "models").glob("checkpoint_epoch=*.pt")] == ["checkpoint_epoch=4.pt"]
-    checkpoint = torch.load(latest_checkpoint(tmp_path / "models"), map_location="cpu", weights_only=False)
-    assert checkpoint["trainer"]["iteration"] == 8  # 4 epochs of 2 iterations
+    assert [p.name for p in models.glob("checkpoint_epoch=*.pt")] == ["checkpoint_epoch=4.pt"]
+    final = torch.load(latest_checkpoint(models), map_location="cpu", weights_only=True)
+    assert final["trainer"]["iteration"] == 8  # 4 epochs of 2 iterations
+
+    alone = run_bundle([TRAIN], tiny_overrides(tiny_data, tmp_path / "alone", **overrides))
+    assert alone.returncode == 0, alone.stdout[-3000:] + alone.stderr[-3000:]
+    reference = torch.load(latest_checkpoint(tmp_path / "alone" / "models"), map_location="cpu", weights_only=True)
+    for part in ("model", "teacher"):
+        for name, weight in reference[part].items():
+            assert torch.equal(weight, final[part][name]), f"{part}.{name}"
+    for index, moments in reference["optimizer"]["state"].items():
+        assert torch.equal(moments["exp_avg"], final["optimizer"]["state"][index]["exp_avg"]), index
 
 
 def test_training_twice_with_one_seed_gives_the_same_weights(tiny_data, tmp_path):

@@ -1,19 +1,22 @@
-"""Handlers and datasets of the training workflow: atomic checkpoints, resume lookup, NaN stop, bad items."""
+"""Handlers and datasets of the training workflow: atomic checkpoints, resume lookup, random streams, NaN stop, bad
+items."""
 
 from __future__ import annotations
 
 import logging
 import math
+import random
 import stat
 
 import numpy as np
 import pytest
 import torch
 from ignite.engine import Engine
-from monai.transforms import Compose
+from monai.transforms import Compose, RandFlipd, RandRotated
 
 from ncm_components.data import BadItemError, EchoCacheDataset
-from ncm_components.handlers import AtomicCheckpointSaver, NaNLossGuard, latest_checkpoint
+from ncm_components.handlers import AtomicCheckpointSaver, NaNLossGuard, RandomStates, latest_checkpoint
+from ncm_components.handlers.random_state import transform_random_states
 from ncm_components.transforms import LoadVideod, write_volume
 
 
@@ -94,3 +97,36 @@ def test_skip_bad_items_replaces_them_and_logs_a_count(tmp_path, caplog, cache_r
         values = [int(dataset[i]["image"].max()) for i in range(len(dataset))]
     assert len(dataset) == 3 and values == [0, 2, 2]
     assert "video_1.nii.gz" in caplog.text and "1 item(s) skipped so far" in caplog.text
+
+
+def _draws(pipeline) -> list:
+    """One draw from every stream RandomStates restores."""
+    return [
+        torch.rand(3).tolist(),
+        np.random.rand(3).tolist(),
+        random.random(),
+        np.random.randn(),  # leaves a cached Gaussian behind in NumPy's state
+    ] + [generator.rand() for generator in transform_random_states([pipeline])]
+
+
+def test_random_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
+    pipeline = Compose([RandFlipd(keys="image", prob=0.5), RandRotated(keys="image", range_z=0.3, prob=1.0)])
+    pipeline.set_random_state(seed=3)
+    states = RandomStates([pipeline])
+    _draws(pipeline)
+    torch.save({"random_states": states.state_dict()}, tmp_path / "checkpoint.pt")
+    expected = _draws(pipeline)
+    _draws(pipeline)
+    pipeline.set_random_state(seed=99)  # a new run replaces every transform's generator (MONAI's DataLoader does)
+    states.load_state_dict(torch.load(tmp_path / "checkpoint.pt", weights_only=True)["random_states"])
+    assert _draws(pipeline) == expected
+
+
+def test_random_states_find_nested_generators_and_refuse_other_pipelines():
+    pipeline = Compose([RandFlipd(keys="image", prob=0.5), RandRotated(keys="image", range_z=0.3, prob=1.0)])
+    # Compose, RandFlipd, RandRotated and the RandRotate inside it each own a generator
+    assert len(transform_random_states([pipeline])) == 4
+    saved = RandomStates(pipeline).state_dict()
+    smaller = RandomStates([Compose([RandFlipd(keys="image", prob=0.5)])])
+    with pytest.raises(ValueError, match="random states of 4 transform generators, the pipelines 2"):
+        smaller.load_state_dict(saved)

@@ -1,4 +1,4 @@
-"""Ignite/MONAI handlers MONAI lacks: atomic checkpoints and resume, NaN stop, mean teacher, weights, video results."""
+"""Ignite/MONAI handlers MONAI lacks: atomic checkpoints, exact resume, NaN stop, mean teacher, weights, results."""
 
 from .checkpoint import (
     AtomicCheckpointSaver,
@@ -12,6 +12,7 @@ from .checkpoint import (
 )
 from .mean_teacher import MeanTeacher
 from .nan_guard import NaNLossGuard
+from .random_state import RandomStates
 from .video_metrics import VideoMetricsSaver
 from .video_writer import InferenceFailures, VideoResultsWriter, check_output_dir
 
@@ -27,6 +28,7 @@ __all__ = [
     "latest_checkpoint",
     "MeanTeacher",
     "NaNLossGuard",
+    "RandomStates",
     "VideoMetricsSaver",
     "VideoResultsWriter",
     "check_output_dir",
