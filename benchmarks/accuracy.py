@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 from monai.bundle import ConfigWorkflow
+from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import BENCHMARK_MODELS, build_model  # noqa: E402
@@ -275,12 +276,16 @@ def table(rows: list[dict]) -> str:
 
 def paired_table(rows: list[dict], out: Path, reference: str, groups: dict[str, str] | None = None) -> str:
     """Markdown table: ``reference`` minus every other model, same seed, video by video (``eval/videos.csv``), in
-    Dice points, with the number of videos where ``reference`` is better.
+    Dice points, with the number of videos where ``reference`` is better; then the mean over seeds with its 95 %
+    interval, each seed's mean difference taken as one sample (what retraining moves is the noise to beat).
 
     ``groups`` (video file name -> group, e.g. from :func:`video_groups`) splits every row by group, seeds pooled.
     """
     if groups is None:
-        lines = ["| against | seed | ED/ES | all frames |", "|---|---|---|---|"]
+        lines = [
+            "| against | seed | ED/ES | all frames | ED/ES, mean over seeds [95 % CI] | all frames, mean [95 % CI] |",
+            "|" + "---|" * 6,
+        ]
     else:
         lines = [
             f"| against | seeds | videos | ED/ES | all frames | {reference}: Dice ED/ES / all frames |",
@@ -293,9 +298,13 @@ def paired_table(rows: list[dict], out: Path, reference: str, groups: dict[str, 
             continue
         differences = {seed: _paired_differences(out, reference, name, seed) for seed in seeds}
         if groups is None:
+            keys = ("dice_semi", "dice_full")
             cells = {key: " / ".join(_paired_cell([d[key] for d in differences[s].values()]) for s in seeds)
-                     for key in ("dice_semi", "dice_full")}  # fmt: skip
-            lines.append(f"| {name} | {' / '.join(map(str, seeds))} | {cells['dice_semi']} | {cells['dice_full']} |")
+                     for key in keys}  # fmt: skip
+            spans = {key: _seed_interval([statistics.fmean(d[key] for d in differences[s].values()) for s in seeds])
+                     for key in keys}  # fmt: skip
+            lines.append(f"| {name} | {' / '.join(map(str, seeds))} | {cells['dice_semi']} | {cells['dice_full']} | "
+                         f"{spans['dice_semi']} | {spans['dice_full']} |")  # fmt: skip
             continue
         for group in dict.fromkeys(groups.values()):  # in the order video_groups gives
             videos = [video for video, member in groups.items() if member == group]
@@ -312,6 +321,17 @@ def paired_table(rows: list[dict], out: Path, reference: str, groups: dict[str, 
 def _paired_cell(differences: list[float]) -> str:
     """Mean difference in Dice points, and how many are positive, e.g. ``+0.21 (26/50)``."""
     return f"{100 * statistics.fmean(differences):+.2f} ({sum(d > 0 for d in differences)}/{len(differences)})"
+
+
+def _seed_interval(seed_means: list[float]) -> str:
+    """Mean of per-seed mean differences in Dice points and its 95 % Student-t interval, e.g. ``+0.12 [-0.40,
+    +0.64]``; one seed gives the mean alone."""
+    centre = 100 * statistics.fmean(seed_means)
+    if len(seed_means) < 2:
+        return f"{centre:+.2f}"
+    sd = 100 * statistics.stdev(seed_means)
+    half = stats.t.ppf(0.975, len(seed_means) - 1) * sd / math.sqrt(len(seed_means))
+    return f"{centre:+.2f} [{centre - half:+.2f}, {centre + half:+.2f}]"
 
 
 def _paired_differences(out: Path, reference: str, other: str, seed: int) -> dict[str, dict[str, float]]:

@@ -51,7 +51,17 @@ def test_paired_table_means_and_counts_video_by_video(accuracy, runs):
     out, rows = runs
     table = accuracy.paired_table(rows, out, "ours")
     # ED/ES: (+2 - 1 + 2) / 3 = +1.00 points, better in 2 of 3; all frames: (+1 - 2 + 4) / 3 = +1.00
-    assert table.splitlines()[-1] == "| theirs | 0 / 1 | +1.00 (2/3) / +1.00 (2/3) | +1.00 (2/3) / +1.00 (2/3) |"
+    # over seeds: both seeds +1.00, no spread, so the 95 % interval is the point itself
+    assert table.splitlines()[-1] == (
+        "| theirs | 0 / 1 | +1.00 (2/3) / +1.00 (2/3) | +1.00 (2/3) / +1.00 (2/3) | +1.00 [+1.00, +1.00] | "
+        "+1.00 [+1.00, +1.00] |"
+    )
+
+
+def test_seed_interval_is_a_student_t_interval_over_the_seed_means(accuracy):
+    # mean 0.02 (2 points), SD 0.01 over 3 seeds: half width t(0.975, 2) = 4.303 x 1 / sqrt(3) = 2.48 points
+    assert accuracy._seed_interval([0.01, 0.02, 0.03]) == "+2.00 [-0.48, +4.48]"
+    assert accuracy._seed_interval([0.004]) == "+0.40"
 
 
 def test_paired_table_lists_seeds_in_order_whatever_order_they_ran_in(accuracy, runs):
