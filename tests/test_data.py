@@ -61,6 +61,23 @@ def test_simulation_grey_levels_are_within_half_of_real_echonet():
     assert 0.04 < summary["lv_area"][1] < 0.14 and 0.5 < summary["sector"] < 0.75
 
 
+def test_speckle_correlation_measures_the_grain_along_each_axis():
+    """Fresh noise in every pixel correlates with nothing; noise smeared along x (a grain 3 px long, 1 px wide)
+    correlates along x only; a smooth anatomical gradient under it does not count."""
+    from ncm_components.data.image_stats import speckle_correlation
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(112, 112)).astype(np.float32)
+    region = np.ones((112, 112), bool)
+    along_x, along_y = speckle_correlation(noise, region)
+    assert abs(along_x) < 0.1 and abs(along_y) < 0.1
+    smeared = (noise + np.roll(noise, 1, axis=0) + np.roll(noise, 2, axis=0)) / 3
+    gradient = np.linspace(0, 50, 112, dtype=np.float32)[None, :] * np.ones((112, 1), np.float32)
+    along_x, along_y = speckle_correlation(smeared + gradient, region)
+    assert 0.45 < along_x < 0.75 and abs(along_y) < 0.2  # the blur's residual leaves a small negative correlation
+    assert all(np.isnan(speckle_correlation(noise, np.zeros((112, 112), bool))))
+
+
 def test_simulation_varies_view_quality_and_keeps_the_label_in_the_sector():
     echoes = [synthetic.generate_echo(seed, size=64) for seed in range(6)]
     assert {echo.view for echo in echoes} == {"2CH", "4CH"}

@@ -8,11 +8,15 @@ EchoNet-Dynamic size) with their LV masks:
 - ``outside``: grey levels inside the scanned sector farther than 4 px from the LV (the rest of the heart and tissue);
 - ``sector``: share of the frame inside the sector (the convex hull of non-zero pixels);
 - ``lv_area``: share of the frame covered by the LV; ``lv_height``: LV extent along y, share of the height;
-- ``centroid``: LV centroid (y, x) as shares of the height and width.
+- ``centroid``: LV centroid (y, x) as shares of the height and width;
+- ``speckle``: the grain of the texture away from the LV, as the correlation of neighbouring pixels (1 px apart along
+  x, then along y) after the anatomy is taken out (the frame minus its Gaussian blur, sigma 2 px), inside the sector
+  region eroded by 2 px so that its edge does not count: near 0 when every pixel is fresh speckle, near 1 when the
+  grain spans several pixels.
 
-Grey levels are reported as 10th/50th/90th percentiles over all frames pooled; geometry as the median over frames
-(with 10th and 90th percentiles for the LV area). :data:`ECHONET_REFERENCE` holds the same statistics measured on
-406 real EchoNet-Dynamic ED/ES frames with expert tracings.
+Grey levels are reported as 10th/50th/90th percentiles over all frames pooled; geometry and speckle as the median
+over frames (with 10th and 90th percentiles for the LV area). :data:`ECHONET_REFERENCE` holds the same statistics
+(speckle aside) measured on 406 real EchoNet-Dynamic ED/ES frames with expert tracings.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "ECHONET_REFERENCE",
     "STAT_SIZE",
     "frame_statistics",
+    "speckle_correlation",
     "summarise",
     "datalist_statistics",
     "format_table",
@@ -48,9 +53,11 @@ ECHONET_REFERENCE = {
     "lv_height": 0.46,
     "centroid": (0.45, 0.56),
 }
-"""406 ED/ES frames of real EchoNet-Dynamic apical 4-chamber videos (112 x 112, 8-bit) with expert LV tracings."""
+"""406 ED/ES frames of real EchoNet-Dynamic apical 4-chamber videos (112 x 112, 8-bit) with expert LV tracings (their
+speckle grain was not measured)."""
 
 _RING = (1.0, 4.0)  # px from the LV contour
+_SPECKLE_SIGMA = 2.0  # px: the blur whose residual is the speckle
 
 
 def _sector(frame: np.ndarray) -> np.ndarray:
@@ -82,15 +89,44 @@ def frame_statistics(frame: np.ndarray, lv_mask: np.ndarray) -> dict:
     distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
     sector = _sector(image.astype(np.uint8))
     xs, ys = np.nonzero(mask)
+    outside = sector & (distance > _RING[1])
     return {
         "cavity": image[mask],
         "ring": image[(distance >= _RING[0]) & (distance <= _RING[1])],
-        "outside": image[sector & (distance > _RING[1])],
+        "outside": image[outside],
         "sector": float(sector.mean()),
         "lv_area": float(mask.mean()),
         "lv_height": float((ys.max() - ys.min() + 1) / STAT_SIZE),
         "centroid": (float(ys.mean() / STAT_SIZE), float(xs.mean() / STAT_SIZE)),
+        "speckle": speckle_correlation(image, outside),
     }
+
+
+def speckle_correlation(image: np.ndarray, region: np.ndarray) -> tuple[float, float]:
+    """Correlation of the speckle residual (image minus its Gaussian blur) of neighbouring pixels of ``region``.
+
+    Args:
+        image: (X, Y) grey levels.
+        region: (X, Y) bool, where to measure; eroded by 2 px so that the blur of its edge does not count.
+
+    Returns:
+        (along x, along y): the correlation coefficient of pixel pairs 1 px apart along axis 0, then axis 1, both
+        inside the eroded region; NaN where fewer than 16 pairs remain or the residual is constant.
+    """
+    residual = image - cv2.GaussianBlur(image, (0, 0), _SPECKLE_SIGMA)
+    inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    correlations = []
+    for axis in (0, 1):
+        ahead = [slice(None), slice(None)]
+        behind = [slice(None), slice(None)]
+        ahead[axis], behind[axis] = slice(1, None), slice(None, -1)
+        pairs = inner[tuple(ahead)] & inner[tuple(behind)]
+        first, second = residual[tuple(behind)][pairs], residual[tuple(ahead)][pairs]
+        if pairs.sum() < 16 or first.std() == 0 or second.std() == 0:
+            correlations.append(float("nan"))
+        else:
+            correlations.append(float(np.corrcoef(first, second)[0, 1]))
+    return correlations[0], correlations[1]
 
 
 def summarise(frames: Iterable[dict]) -> dict:
@@ -107,6 +143,8 @@ def summarise(frames: Iterable[dict]) -> dict:
     summary["lv_height"] = float(np.median([f["lv_height"] for f in frames]))
     centroids = np.array([f["centroid"] for f in frames])
     summary["centroid"] = (float(np.median(centroids[:, 0])), float(np.median(centroids[:, 1])))
+    speckle = np.array([f["speckle"] for f in frames])
+    summary["speckle"] = (float(np.nanmedian(speckle[:, 0])), float(np.nanmedian(speckle[:, 1])))
     summary["frames"] = len(frames)
     return summary
 
@@ -137,6 +175,8 @@ def within_tolerance(summary: dict, reference: dict = ECHONET_REFERENCE, toleran
 
 
 def _cell(value) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, tuple):
         digits = 0 if max(abs(v) for v in value) > 2 else 3
         return " / ".join(f"{v:.{digits}f}" for v in value)
@@ -153,11 +193,12 @@ def format_table(columns: dict[str, dict]) -> str:
         ("LV area share p10 / p50 / p90", "lv_area"),
         ("LV height share", "lv_height"),
         ("LV centroid (y, x) share", "centroid"),
+        ("speckle: correlation 1 px apart, along x / y", "speckle"),
     ]
     names = list(columns)
     lines = ["| statistic | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for label, key in rows:
-        lines.append(f"| {label} | " + " | ".join(_cell(columns[n][key]) for n in names) + " |")
+        lines.append(f"| {label} | " + " | ".join(_cell(columns[n].get(key)) for n in names) + " |")
     counts = " | ".join(str(columns[n].get("frames", "")) for n in names)
     lines.append(f"| frames | {counts} |")
     return "\n".join(lines)
