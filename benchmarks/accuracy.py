@@ -292,17 +292,15 @@ def paired_table(rows: list[dict], out: Path, reference: str, groups: dict[str, 
             "|" + "---|" * 6,
         ]
     for name in dict.fromkeys(row["model"] for row in rows if row["model"] != reference):
-        seeds = sorted(r["seed"] for r in rows if r["model"] == name and any(
-            q["model"] == reference and q["seed"] == r["seed"] for q in rows))  # fmt: skip
+        seeds = shared_seeds(rows, reference, name)
         if not seeds:
             continue
-        differences = {seed: _paired_differences(out, reference, name, seed) for seed in seeds}
+        differences = {seed: paired_differences(out, reference, name, seed) for seed in seeds}
         if groups is None:
             keys = ("dice_semi", "dice_full")
             cells = {key: " / ".join(_paired_cell([d[key] for d in differences[s].values()]) for s in seeds)
                      for key in keys}  # fmt: skip
-            spans = {key: _seed_interval([statistics.fmean(d[key] for d in differences[s].values()) for s in seeds])
-                     for key in keys}  # fmt: skip
+            spans = {key: _seed_interval([seed_mean(differences[s], key) for s in seeds]) for key in keys}
             lines.append(f"| {name} | {' / '.join(map(str, seeds))} | {cells['dice_semi']} | {cells['dice_full']} | "
                          f"{spans['dice_semi']} | {spans['dice_full']} |")  # fmt: skip
             continue
@@ -323,18 +321,35 @@ def _paired_cell(differences: list[float]) -> str:
     return f"{100 * statistics.fmean(differences):+.2f} ({sum(d > 0 for d in differences)}/{len(differences)})"
 
 
-def _seed_interval(seed_means: list[float]) -> str:
-    """Mean of per-seed mean differences in Dice points and its 95 % Student-t interval, e.g. ``+0.12 [-0.40,
-    +0.64]``; one seed gives the mean alone."""
-    centre = 100 * statistics.fmean(seed_means)
+def shared_seeds(rows: list[dict], reference: str, other: str) -> list[int]:
+    """The seeds both models were trained with, in order."""
+    return sorted(
+        {r["seed"] for r in rows if r["model"] == other} & {r["seed"] for r in rows if r["model"] == reference}
+    )
+
+
+def seed_mean(differences: dict[str, dict[str, float]], key: str) -> float:
+    """Mean over the test videos of one seed's :func:`paired_differences` of ``key``."""
+    return statistics.fmean(d[key] for d in differences.values())
+
+
+def seed_interval(seed_means: list[float]) -> tuple[float, float, float]:
+    """Mean of per-seed mean differences and its 95 % Student-t interval (each seed one sample): (mean, low, high),
+    in the unit of ``seed_means``; one seed gives a zero-width interval."""
+    centre = statistics.fmean(seed_means)
     if len(seed_means) < 2:
-        return f"{centre:+.2f}"
-    sd = 100 * statistics.stdev(seed_means)
-    half = stats.t.ppf(0.975, len(seed_means) - 1) * sd / math.sqrt(len(seed_means))
-    return f"{centre:+.2f} [{centre - half:+.2f}, {centre + half:+.2f}]"
+        return centre, centre, centre
+    half = stats.t.ppf(0.975, len(seed_means) - 1) * statistics.stdev(seed_means) / math.sqrt(len(seed_means))
+    return centre, centre - half, centre + half
 
 
-def _paired_differences(out: Path, reference: str, other: str, seed: int) -> dict[str, dict[str, float]]:
+def _seed_interval(seed_means: list[float]) -> str:
+    """:func:`seed_interval` in Dice points, e.g. ``+0.12 [-0.40, +0.64]``; one seed gives the mean alone."""
+    centre, low, high = (100 * value for value in seed_interval(seed_means))
+    return f"{centre:+.2f}" if len(seed_means) < 2 else f"{centre:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
+def paired_differences(out: Path, reference: str, other: str, seed: int) -> dict[str, dict[str, float]]:
     """``reference`` minus ``other`` per test video of one seed: Dice ED/ES and all-frame Dice, by video name."""
     ours, theirs = (_per_video(run_dir(out, model, seed)) for model in (reference, other))
     return {video: {key: ours[video][key] - theirs[video][key] for key in ours[video]} for video in ours}

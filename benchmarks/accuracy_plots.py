@@ -1,9 +1,11 @@
 """Plots of an accuracy benchmark run (``benchmarks/accuracy.py``): Dice along ED -> ES, LV area curves, each
-model's Dice in every seed, and one model against others phase by phase over the whole cycle (with how often the
-training clips show each phase).
+model's Dice in every seed, one model minus every other paired by video (each seed's mean and the 95 % interval over
+seeds), and one model against others phase by phase over the whole cycle (with how often the training clips show each
+phase).
 
 python benchmarks/accuracy_plots.py --out .cache/accuracy --figures docs/figures
 python benchmarks/accuracy_plots.py --out .cache/long --plots seeds --prefix accuracy_1200_
+python benchmarks/accuracy_plots.py --out .cache/traced --plots paired --prefix accuracy_traced_
 python benchmarks/accuracy_plots.py --out .cache/traced --plots phases --against "small w/o NCM" --seeds 0 1 2
 """
 
@@ -27,7 +29,7 @@ from ncm_components.transforms.io import load_video  # noqa: E402
 from ncm_components.transforms.video import SampleClipd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import run_dir  # noqa: E402
+from accuracy import paired_differences, run_dir, seed_interval, seed_mean, shared_seeds  # noqa: E402
 
 PHASES = (
     "systole, large",
@@ -56,6 +58,43 @@ def _run_dirs(out: Path, seed: int) -> dict[str, Path]:
         if row["seed"] == seed:
             dirs[row["model"]] = run_dir(out, row["model"], seed)
     return dirs
+
+
+def paired_intervals(out: Path, figures: Path, reference: str, prefix: str = "accuracy_") -> Path:
+    """``reference`` minus every model trained with at least two of its seeds, in Dice points on ED/ES and on all
+    frames: one dot per seed (that seed's mean over the test videos), a bar at the mean over seeds and a line across
+    its 95 % Student-t interval; a model is ahead beyond what retraining moves only where the line misses zero."""
+    rows = json.loads((out / "results.json").read_text())
+    others = [m for m in dict.fromkeys(r["model"] for r in rows) if m != reference]
+    others = [m for m in others if len(shared_seeds(rows, reference, m)) >= 2]
+    if not others:
+        raise ValueError(f"{out / 'results.json'}: no model shares two seeds with {reference!r}.")
+    figure, axes = plt.subplots(1, 2, figsize=(11, 0.5 * len(others) + 1.6), sharey=True)
+    for y, model in enumerate(others):
+        seeds = shared_seeds(rows, reference, model)
+        differences = [paired_differences(out, reference, model, seed) for seed in seeds]
+        for axis, key in zip(axes, ("dice_semi", "dice_full")):
+            means = [100 * seed_mean(d, key) for d in differences]
+            centre, low, high = seed_interval(means)
+            ahead = low > 0
+            colour = "tab:green" if ahead else ("tab:red" if high < 0 else "tab:grey")
+            axis.plot([low, high], [y, y], color=colour, linewidth=2, zorder=2)
+            axis.plot([centre] * 2, [y - 0.25, y + 0.25], color="black", linewidth=2, zorder=3)
+            axis.scatter(means, [y] * len(means), color="tab:blue", s=18, zorder=4)
+    for axis, title in zip(axes, ("Dice on ED and ES", "Dice on all frames")):
+        axis.axvline(0, color="black", linewidth=0.8)
+        axis.set_title(f"{title}: {reference} minus the model (points)", fontsize=9)
+        axis.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(others)))
+    axes[0].set_yticklabels(
+        [f"{m} ({len(shared_seeds(rows, reference, m))} seeds)" for m in others], fontsize=8
+    )  # fmt: skip
+    figure.suptitle("Paired by video: dots = seeds, bar = mean, line = 95 % interval over seeds (green: above 0)")
+    figure.tight_layout()
+    path = figures / f"{prefix}paired.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def seed_spread(out: Path, figures: Path, prefix: str = "accuracy_", reference: str = "NCM-Net small") -> Path:
@@ -240,9 +279,12 @@ def main(argv: list[str] | None = None) -> None:
         default=["NCM-Net small", "UNet 2D per frame (EchoNet)", "UNet 3D on the clip (SimLVSeg-3D)"],
     )
     parser.add_argument(
-        "--plots", nargs="+", choices=("cycle", "areas", "seeds", "phases"), default=["cycle", "areas", "seeds"]
+        "--plots",
+        nargs="+",
+        choices=("cycle", "areas", "seeds", "paired", "phases"),
+        default=["cycle", "areas", "seeds"],
     )
-    parser.add_argument("--reference", default="NCM-Net small", help="the model the phase plot compares")
+    parser.add_argument("--reference", default="NCM-Net small", help="the model the phase and paired plots compare")
     parser.add_argument("--against", nargs="+", default=["small w/o NCM"], help="the models it is compared with")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the phase plot")
     parser.add_argument("--prefix", default="accuracy_", help="start of the figures' file names")
@@ -255,6 +297,8 @@ def main(argv: list[str] | None = None) -> None:
         print(area_curves(out, figures, args.seed, args.curve_models, prefix=args.prefix))
     if "seeds" in args.plots:
         print(seed_spread(out, figures, prefix=args.prefix))
+    if "paired" in args.plots:
+        print(paired_intervals(out, figures, args.reference, prefix=args.prefix))
     if "phases" in args.plots:
         print(dice_by_phase(out, figures, args.reference, args.against, args.seeds, prefix=args.prefix))
 

@@ -175,3 +175,19 @@ def test_phase_differences_pair_frames_of_each_phase(plots, tmp_path):
     means, frames = plots.phase_differences(tmp_path, "ours", "theirs", 0)
     assert frames.tolist() == [2, 1, 1, 2, 1, 2]
     assert means.round(6).tolist() == [0.0, 0.0, 0.0, 2.0, 2.0, 2.0]
+
+
+def test_paired_plot_draws_each_model_sharing_two_seeds(plots, accuracy, runs, tmp_path):
+    """One row per model trained with two seeds of the reference; a model with one shared seed is left out, and
+    without any the plot names the results file."""
+    out, rows = runs
+    _write_run(accuracy, out, "single", 0, {"a.nii.gz": (0.9, 0.9)})
+    (out / "results.json").write_text(json.dumps(rows + [{"model": "single", "seed": 0}]))
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    path = plots.paired_intervals(out, figures, "ours", prefix="t_")
+    assert path == figures / "t_paired.png" and path.stat().st_size > 0
+    assert accuracy.shared_seeds(rows, "ours", "theirs") == [0, 1]
+    (out / "results.json").write_text(json.dumps([{"model": "ours", "seed": 0}, {"model": "single", "seed": 0}]))
+    with pytest.raises(ValueError, match=r"results\.json: no model shares two seeds with 'ours'"):
+        plots.paired_intervals(out, figures, "ours")
