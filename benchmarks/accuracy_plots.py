@@ -65,19 +65,17 @@ def paired_intervals(out: Path, figures: Path, reference: str, prefix: str = "ac
     frames: one dot per seed (that seed's mean over the test videos), a bar at the mean over seeds and a line across
     its 95 % Student-t interval; a model is ahead beyond what retraining moves only where the line misses zero."""
     rows = json.loads((out / "results.json").read_text())
-    others = [m for m in dict.fromkeys(r["model"] for r in rows) if m != reference]
-    others = [m for m in others if len(shared_seeds(rows, reference, m)) >= 2]
+    seeds = {m: shared_seeds(rows, reference, m) for m in dict.fromkeys(r["model"] for r in rows) if m != reference}
+    others = [m for m, shared in seeds.items() if len(shared) >= 2]
     if not others:
         raise ValueError(f"{out / 'results.json'}: no model shares two seeds with {reference!r}.")
     figure, axes = plt.subplots(1, 2, figsize=(11, 0.5 * len(others) + 1.6), sharey=True)
     for y, model in enumerate(others):
-        seeds = shared_seeds(rows, reference, model)
-        differences = [paired_differences(out, reference, model, seed) for seed in seeds]
+        differences = [paired_differences(out, reference, model, seed) for seed in seeds[model]]
         for axis, key in zip(axes, ("dice_semi", "dice_full")):
             means = [100 * seed_mean(d, key) for d in differences]
             centre, low, high = seed_interval(means)
-            ahead = low > 0
-            colour = "tab:green" if ahead else ("tab:red" if high < 0 else "tab:grey")
+            colour = "tab:green" if low > 0 else ("tab:red" if high < 0 else "tab:grey")
             axis.plot([low, high], [y, y], color=colour, linewidth=2, zorder=2)
             axis.plot([centre] * 2, [y - 0.25, y + 0.25], color="black", linewidth=2, zorder=3)
             axis.scatter(means, [y] * len(means), color="tab:blue", s=18, zorder=4)
@@ -86,9 +84,7 @@ def paired_intervals(out: Path, figures: Path, reference: str, prefix: str = "ac
         axis.set_title(f"{title}: {reference} minus the model (points)", fontsize=9)
         axis.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(others)))
-    axes[0].set_yticklabels(
-        [f"{m} ({len(shared_seeds(rows, reference, m))} seeds)" for m in others], fontsize=8
-    )  # fmt: skip
+    axes[0].set_yticklabels([f"{m} ({len(seeds[m])} seeds)" for m in others], fontsize=8)
     figure.suptitle("Paired by video: dots = seeds, bar = mean, line = 95 % interval over seeds (green: above 0)")
     figure.tight_layout()
     path = figures / f"{prefix}paired.png"
