@@ -28,6 +28,10 @@ _PROFILE_POINTS = 40  # points per side of a chamber outline
 # atrioventricular valve opening through diastole: shut in isovolumic relaxation, E wave, diastasis, A wave
 _VALVE_KNOTS = (0.0, 0.06, 0.16, 0.35, 0.45, 0.7, 0.82, 0.97, 1.0)
 _VALVE_OPENING = (0.0, 0.0, 1.0, 0.8, 0.45, 0.45, 0.8, 0.05, 0.0)
+# contraction as real apical views show it (EchoNet-Dynamic ED/ES tracings, :mod:`.motion_stats`): ranges of the draws
+_LONG_SHARE = (0.15, 0.26)  # L_ES / L_ED = (ESV / EDV) ** share
+_POINTING = (0.4, 0.7)  # share of the apex's bluntness lost at ES
+_APEX_DESCENT = (1.9, 1.0)  # mm, mean and SD (clipped to 0..4): the endocardial apex moves towards the base
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,9 @@ class HeartAnatomy:
     apex_wall: float
     thickening: float  # relative wall thickening at ES
     long_keep: float  # L_ES / L_ED
-    radial_keep: float  # W_ES / W_ED
+    radial_keep: float  # W_ES / W_ED (the widest point)
+    pointing: float  # the apex's bluntness falls by this share at ES: the cavity narrows most away from its widest
+    apex_descent: float  # mm the endocardial apex (and the heart with it) moves towards the base at ES
     rv_start: float  # RV apex position along the LV axis (share of the LV length)
     rv_width: float
     rv_wall: float
@@ -114,17 +120,37 @@ def cardiac_cycle(
     return contraction, np.clip(opening, 0, 1), tricuspid
 
 
+def _shape_volume_ratio(
+    bluntness: float, pointing: float, taper: float, half_width: tuple[float, float], modes: np.ndarray
+) -> float:
+    """Method-of-disks volume of the ES cavity shape over the ED one at equal length and widest width: what the
+    apex's pointing alone takes away (sum of squared disk diameters, 200 disks)."""
+    s = (np.arange(200) + 0.5) / 200
+    side = [half_width[i] * _modes(s, modes[i]) for i in (0, 1)]
+    ed = (side[0] + side[1]) * _bullet(s, bluntness, taper)
+    es = (side[0] + side[1]) * _bullet(s, bluntness * (1.0 - pointing), taper)
+    return float(np.sum(es**2) / np.sum(ed**2))
+
+
 def sample_heart(rng: np.random.Generator, ef: float, view: str | None = None) -> HeartAnatomy:
-    """Draw one heart: view, size, pose and shape vary widely; the cavity's L W^2 falls by ``ef`` percent."""
+    """Draw one heart: view, size, pose and shape vary widely; the cavity's method-of-disks volume falls by ``ef``
+    percent, shared between long-axis shortening, narrowing and the apex's pointing as in real apical views
+    (:mod:`.motion_stats`)."""
     view = view or ("4CH" if rng.random() < 0.5 else "2CH")
     scale = float(rng.uniform(0.82, 1.2))
     length = 78.0 * scale * float(rng.uniform(0.88, 1.1))
     half = 20.5 * scale * float(rng.uniform(0.85, 1.15))
     asym = float(rng.uniform(-0.12, 0.08))
+    bluntness = float(rng.uniform(1.8, 3.2))
+    base_taper = float(rng.uniform(0.1, 0.3))
+    shape_modes = rng.normal(0.0, 0.035, size=(2, 3))
+    half_width = (half * (1 + asym), half * (1 - asym))
+    pointing = float(rng.uniform(*_POINTING)) * min(ef / 60.0, 1.0)  # weak hearts change shape less
     remaining = 1.0 - ef / 100.0
-    long_share = float(rng.uniform(0.15, 0.3))  # part of the volume change carried by long-axis shortening
+    long_share = float(rng.uniform(*_LONG_SHARE))  # part of the volume change carried by long-axis shortening
     long_keep = remaining**long_share
-    radial_keep = math.sqrt(remaining / long_keep)
+    shape_keep = _shape_volume_ratio(bluntness, pointing, base_taper, half_width, shape_modes)
+    radial_keep = min(math.sqrt(remaining / (long_keep * shape_keep)), 1.0)
     papillary = [(float(rng.uniform(0.45, 0.65)), 1.0, float(rng.uniform(4, 7)), float(rng.uniform(2.2, 3.6)))]
     if view == "2CH" or rng.random() < 0.35:
         papillary.append((float(rng.uniform(0.45, 0.65)), -1.0, float(rng.uniform(3.5, 6)), float(rng.uniform(2, 3))))
@@ -143,15 +169,17 @@ def sample_heart(rng: np.random.Generator, ef: float, view: str | None = None) -
         apex=np.array([float(rng.uniform(-6, 14)), float(rng.uniform(22, 42))]),
         axis_angle=math.radians(float(rng.uniform(-6, 18))),
         length=length,
-        half_width=(half * (1 + asym), half * (1 - asym)),
-        bluntness=float(rng.uniform(1.8, 3.2)),
-        base_taper=float(rng.uniform(0.1, 0.3)),
-        shape_modes=rng.normal(0.0, 0.035, size=(2, 3)),
+        half_width=half_width,
+        bluntness=bluntness,
+        base_taper=base_taper,
+        shape_modes=shape_modes,
         wall=float(rng.uniform(7.0, 12.0)) * math.sqrt(scale),
         apex_wall=float(rng.uniform(4.5, 8.0)),
         thickening=float(rng.uniform(0.2, 0.5)) * (0.3 + 0.7 * min(ef / 60.0, 1.0)),
         long_keep=long_keep,
         radial_keep=radial_keep,
+        pointing=pointing,
+        apex_descent=float(np.clip(rng.normal(*_APEX_DESCENT), 0.0, 4.0)),
         rv_start=float(rng.uniform(0.22, 0.42)),
         rv_width=float(rng.uniform(22, 34)) * scale,
         rv_wall=float(rng.uniform(3.0, 5.5)),
@@ -241,16 +269,25 @@ def _leaflet(hinge: np.ndarray, direction: np.ndarray, length: float, thickness:
 
 
 # ------------------------------------------------------------------------------------------------ one instant
-def _pose(heart: HeartAnatomy, sway_phase: float) -> _AxisFrame:
+def _pose(heart: HeartAnatomy, sway_phase: float, contraction: float) -> _AxisFrame:
+    """The LV's frame at one instant: the whole-heart sway, and the apex's descent towards the base in systole."""
     wobble = math.sin(2 * math.pi * sway_phase)
-    apex = heart.apex + heart.sway[:2] * wobble
-    return _AxisFrame(apex, heart.axis_angle + heart.sway[2] * wobble)
+    angle = heart.axis_angle + heart.sway[2] * wobble
+    along = np.array([math.sin(angle), math.cos(angle)])
+    apex = heart.apex + heart.sway[:2] * wobble + along * heart.apex_descent * contraction
+    return _AxisFrame(apex, angle)
+
+
+def _profile(heart: HeartAnatomy, s: np.ndarray, contraction: float, taper: float | None = None) -> np.ndarray:
+    """Relative half width along the LV at ``contraction``: the apex grows more pointed towards ES."""
+    bluntness = heart.bluntness * (1.0 - heart.pointing * contraction)
+    return _bullet(s, bluntness, heart.base_taper if taper is None else taper)
 
 
 def _lv_widths(heart: HeartAnatomy, s: np.ndarray, contraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Endocardial half widths (left, right) at relative positions ``s`` of the cavity."""
     keep = 1.0 - (1.0 - heart.radial_keep) * contraction
-    profile = _bullet(s, heart.bluntness, heart.base_taper)
+    profile = _profile(heart, s, contraction)
     return tuple(heart.half_width[i] * keep * profile * _modes(s, heart.shape_modes[i]) for i in (0, 1))
 
 
@@ -273,7 +310,7 @@ def heart_frame(
         the LV cavity (the label), epicardium and left atrium outlines, and every structure in painting order:
         pericardium, walls, blood pools, papillary muscles and trabeculations, valves.
     """
-    frame = _pose(heart, sway_phase)
+    frame = _pose(heart, sway_phase, contraction)
     length = _lv_length(heart, contraction)
     s = np.linspace(0.0, 1.0, _PROFILE_POINTS)
     left, right = _lv_widths(heart, s, contraction)
@@ -285,7 +322,7 @@ def heart_frame(
     a_outer = -apex_wall + s * outer_len
     s_inner = np.clip(a_outer / length, 0, 1)
     left_in, right_in = _lv_widths(heart, s_inner, contraction)
-    grow = _bullet(s, heart.bluntness, 0.0)
+    grow = _profile(heart, s, contraction, taper=0.0)
     left_out, right_out = left_in + wall * grow, right_in + wall * grow
     epicardium = _outline(frame, a_outer, left_out, right_out)
 
@@ -400,15 +437,15 @@ def to_end_diastole(heart: HeartAnatomy, points: np.ndarray, contraction: float,
     annulus; across it, points inside the cavity scale with its width and the displacement fades over 15 mm outside
     the endocardium. Speckle looked up at the returned points moves with the heart.
     """
-    now, ed = _pose(heart, sway_phase), _pose(heart, 0.0)
+    now, ed = _pose(heart, sway_phase, contraction), _pose(heart, 0.0, 0.0)
     a, lateral = now.coords(points)
     length_now, length_ed = _lv_length(heart, contraction), heart.length
     a_ed = np.where(a <= length_now, np.where(a > 0, a * length_ed / length_now, a), a + (length_ed - length_now))
     s = np.clip(a / length_now, 0, 1)
-    mean_half = 0.5 * (heart.half_width[0] + heart.half_width[1]) * _bullet(s, heart.bluntness, heart.base_taper)
+    mean_half = 0.5 * (heart.half_width[0] + heart.half_width[1])
     keep = 1.0 - (1.0 - heart.radial_keep) * contraction
-    width_now = np.maximum(mean_half * keep, 1e-3)
-    shift = mean_half * (1.0 - keep)  # displacement of the endocardium back to ED
+    width_now = np.maximum(mean_half * keep * _profile(heart, s, contraction), 1e-3)
+    shift = mean_half * _profile(heart, s, 0.0) - width_now  # displacement of the endocardium back to ED
     distance = np.abs(lateral)
     fade = np.minimum(distance / width_now, 1.0) * np.exp(-np.maximum(distance - width_now, 0.0) / 15.0)
     fade *= np.clip(1.0 - (a - length_now) / 20.0, 0.0, 1.0) * (a > -10.0)

@@ -29,7 +29,7 @@ from ..transforms.labels import IGNORE_INDEX
 from .atomic import check_output_dir
 from .datalist import SPLITS, ConversionReport, run_converter, write_datalist
 
-__all__ = ["rasterize_tracing", "read_tracings", "read_file_list", "convert_video", "convert"]
+__all__ = ["encode_tracing", "rasterize_tracing", "read_tracings", "read_file_list", "convert_video", "convert"]
 
 SPLIT_NAMES = {"TRAIN": "training", "VAL": "validation", "TEST": "test"}
 
@@ -49,6 +49,39 @@ def rasterize_tracing(rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
     mask[r, c] = 1
     return mask
+
+
+def encode_tracing(polygon: np.ndarray, apex: np.ndarray, base: np.ndarray, chords: int = 20) -> np.ndarray:
+    """A traced LV outline as EchoNet-Dynamic's ``VolumeTracings.csv`` rows: the long axis, then ``chords`` chords.
+
+    Args:
+        polygon: (N, 2) closed outline (x = column, y = row, pixels).
+        apex, base: (2,) points that set the long axis' direction (apex to the middle of the mitral annulus).
+        chords: chords across the axis, evenly spaced from the apex to the base of the outline.
+
+    Returns:
+        (chords + 1, 4) rows X1, Y1, X2, Y2: row 0 the long axis from the outline's apex end to its base end, then
+        each chord from one side of the outline to the other; :func:`rasterize_tracing` fills them back.
+    """
+    polygon = np.asarray(polygon, np.float64)
+    along = np.asarray(base, np.float64) - np.asarray(apex, np.float64)
+    along /= np.linalg.norm(along)
+    across = np.array([-along[1], along[0]])
+    a, lateral = (polygon - apex) @ along, (polygon - apex) @ across
+    inset = 0.25  # px: the first and last chord sit just inside the outline's ends, where it has width
+    positions = np.linspace(a.min() + inset, a.max() - inset, chords)
+    rows = []
+    a_next, l_next = np.roll(a, -1), np.roll(lateral, -1)
+    for position in positions:
+        crossing = (a - position) * (a_next - position) <= 0
+        crossing &= a != a_next
+        share = (position - a[crossing]) / (a_next[crossing] - a[crossing])
+        hits = lateral[crossing] + share * (l_next[crossing] - lateral[crossing])
+        ends = [apex + position * along + hit * across for hit in (hits.min(), hits.max())]
+        rows.append([*ends[0], *ends[1]])
+    centre = float(np.median(lateral))
+    axis = [apex + end * along + centre * across for end in (a.min(), a.max())]
+    return np.array([[*axis[0], *axis[1]], *rows])
 
 
 def read_file_list(path: str | Path) -> dict[str, dict]:

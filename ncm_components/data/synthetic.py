@@ -25,7 +25,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -35,6 +35,7 @@ from ..metrics.clinical import ejection_fraction, volume_single_plane
 from ..metrics.segmentation import per_frame_scores
 from ..transforms.io import write_volume
 from ..transforms.labels import IGNORE_INDEX, sparse_label
+from . import releases
 from .anatomy import HeartFrame, cardiac_cycle, heart_frame, sample_heart
 from .atomic import check_output_dir
 from .datalist import write_datalist
@@ -46,10 +47,11 @@ from .image_stats import (
     summarise,
     within_tolerance,
 )
+from .motion_stats import contraction_statistics, format_motion_table, motion_tolerance, summarise_motion
 from .tracing import sample_annotator, trace_cavity
 from .ultrasound import BModeSimulator, SectorScan, sample_scanner
 
-__all__ = ["SyntheticEcho", "generate_echo", "generate_dataset"]
+__all__ = ["SyntheticEcho", "generate_echo", "generate_dataset", "draw_ejection_fraction", "draw_cycle"]
 
 LV, MYOCARDIUM, LEFT_ATRIUM = 1, 2, 3
 _SUBPIXEL_BITS = 4  # cv2.fillPoly fixed-point precision: 1/16 pixel
@@ -75,6 +77,7 @@ class SyntheticEcho:
     seed: int
     view: str = "4CH"
     quality: float = 1.0
+    tracings: dict = field(default_factory=dict)
 
     @property
     def lv_masks(self) -> np.ndarray:
@@ -87,6 +90,34 @@ class SyntheticEcho:
         return np.where(self.annotations == IGNORE_INDEX, IGNORE_INDEX, self.annotations == LV).astype(np.uint8)
 
 
+# EchoNet-Dynamic's EF population (FileList.csv, 10,030 videos: p10 35.7, p50 59.2, p90 67.3, mean 55.7, SD 12.4,
+# 12.6 % below 40) as a piecewise-linear quantile function; the tails beyond p2 and p97 are ours
+_EF_QUANTILES = (0.0, 0.02, 0.10, 0.126, 0.25, 0.5, 0.75, 0.9, 0.97, 1.0)
+_EF_VALUES = (10.0, 23.0, 35.7, 40.0, 53.0, 59.2, 63.6, 67.3, 71.0, 78.0)
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+# ED -> ES in seconds: 0.32 s at 72 bpm (16 frames at 50 fps, EchoNet-Dynamic's median), shorter at faster rates
+_SYSTOLE_SECONDS, _SYSTOLE_PER_BPM, _SYSTOLE_SD = 0.33, -0.0015, 0.055
+
+
+def draw_ejection_fraction(seed: int) -> float:
+    """The EF (%) of video ``seed``, from EchoNet-Dynamic's population, reduced-EF tail included (mean 55.7, SD 12.5).
+
+    Its quantile is the fractional part of ``seed`` times the golden ratio (a Weyl sequence): any run of consecutive
+    seeds, as a dataset's videos are, spreads evenly over the population instead of sampling it at random, so that a
+    set of 40 videos already has the population's percentiles."""
+    quantile = math.modf(seed * _GOLDEN)[0]
+    return float(np.interp(quantile, _EF_QUANTILES, _EF_VALUES))
+
+
+def draw_cycle(rng: np.random.Generator, heart_rate: float, fps: float) -> tuple[int, int]:
+    """Frames per cycle at ``heart_rate`` and frames from ED to ES (EchoNet-Dynamic: 12 / 16 / 20 at 50 fps for
+    p10 / p50 / p90), systole at most 60 % of the cycle."""
+    cycle = max(8, int(round(60.0 / heart_rate * fps)))
+    seconds = _SYSTOLE_SECONDS + _SYSTOLE_PER_BPM * (heart_rate - 72.0) + _SYSTOLE_SD * float(rng.standard_normal())
+    systole = int(np.clip(round(seconds * fps), 3, int(0.6 * cycle)))
+    return cycle, systole
+
+
 def _fill(shape: tuple[int, int], outline_yx: np.ndarray) -> np.ndarray:
     """Pixels whose area is at least half inside the polygon (drawn 4x finer, then area-averaged)."""
     fine = np.zeros((shape[0] * _SUPERSAMPLE, shape[1] * _SUPERSAMPLE), np.float32)
@@ -97,6 +128,11 @@ def _fill(shape: tuple[int, int], outline_yx: np.ndarray) -> np.ndarray:
     return coverage >= 0.5
 
 
+def _pixels(outline: np.ndarray, size: int, spacing: float) -> np.ndarray:
+    """(N, 2) x, z in mm -> (row, column), pixel centres at integers."""
+    return np.stack([outline[:, 1] / spacing - 0.5, outline[:, 0] / spacing + size / 2 - 0.5], axis=1)
+
+
 def _label_frame(
     frame: HeartFrame, size: int, spacing: float, sector: np.ndarray, cavity: np.ndarray | None = None
 ) -> np.ndarray:
@@ -104,8 +140,8 @@ def _label_frame(
     ``cavity``: an outline drawn as the LV instead of the true one (a tracing); what it leaves of the true cavity
     inside the epicardium is myocardium."""
 
-    def pixels(outline: np.ndarray) -> np.ndarray:  # x, z in mm -> (row, column), pixel centres at integers
-        return np.stack([outline[:, 1] / spacing - 0.5, outline[:, 0] / spacing + size / 2 - 0.5], axis=1)
+    def pixels(outline: np.ndarray) -> np.ndarray:
+        return _pixels(outline, size, spacing)
 
     labels = np.zeros((size, size), np.uint8)
     labels[_fill(labels.shape, pixels(frame.left_atrium))] = LEFT_ATRIUM
@@ -137,7 +173,7 @@ def generate_echo(
     Args:
         seed: random seed; the same seed gives the same video.
         size: H = W in pixels.
-        ef: ejection fraction in percent (5-90); random in 15-80 when None.
+        ef: ejection fraction in percent (5-90); drawn from EchoNet-Dynamic's population when None.
         heart_rate: beats per minute; random (50-110) when None.
         fps: frame rate.
         num_frames: frames; default one cycle after the first ED plus a few frames.
@@ -147,14 +183,13 @@ def generate_echo(
             tracings come from a generator of their own, so the video is the same either way.
     """
     rng = np.random.default_rng(seed)
-    ef = float(rng.uniform(15, 80)) if ef is None else float(ef)
+    ef = draw_ejection_fraction(seed) if ef is None else float(ef)
     if not 5 <= ef <= 90:
         raise ValueError(f"ef must be a percentage in [5, 90], got {ef}.")
     if view not in (None, "4CH", "2CH"):
         raise ValueError(f"view must be '4CH', '2CH' or None, got {view!r}.")
     heart_rate = float(rng.uniform(50, 110)) if heart_rate is None else float(heart_rate)
-    cycle = max(8, int(round(60.0 / heart_rate * fps)))
-    systole = int(np.clip(round(float(rng.uniform(0.26, 0.34)) * fps), 3, cycle // 2))
+    cycle, systole = draw_cycle(rng, heart_rate, fps)
     ed_frame = int(rng.integers(1, max(2, cycle // 4)))
     num_frames = num_frames or ed_frame + cycle + int(rng.integers(1, 4))
     es_frame = ed_frame + systole
@@ -175,6 +210,7 @@ def generate_echo(
     video = np.zeros((size, size, num_frames), np.uint8)
     labels = np.zeros((size, size, num_frames), np.uint8)
     annotations = np.full((size, size, num_frames), IGNORE_INDEX, np.uint8)
+    tracings = {}
     for t in range(num_frames):
         sway = (t - ed_frame) / cycle
         frame = heart_frame(heart, float(contraction[t]), float(mitral[t]), float(tricuspid[t]), sway)
@@ -184,6 +220,8 @@ def generate_echo(
         if traced and t in (ed_frame, es_frame):
             tracing = trace_cavity(frame.lv_cavity, frame.lv_apex, frame.lv_base, annotator, tracing_rng)
             annotations[..., t] = _label_frame(frame, size, spacing, sector, tracing).T
+            axis = _pixels(np.stack([frame.lv_apex, frame.lv_base]), size, spacing)[:, ::-1]
+            tracings[t] = (_pixels(tracing, size, spacing)[:, ::-1], axis[0], axis[1])
     if not traced:
         annotations = sparse_label(labels, [ed_frame, es_frame])
     return SyntheticEcho(
@@ -199,6 +237,7 @@ def generate_echo(
         seed,
         heart.view,
         settings.quality,
+        tracings,
     )
 
 
@@ -297,29 +336,81 @@ def generate_dataset(
     return write_datalist(out_dir / "datalist.json", datalist, metadata)
 
 
+RELEASE_LAYOUTS = ("echonet", "camus2019", "camus2023")
+
+
+def _release_video(out_dir: Path, layout: str, seed: int, index: int, total: int):
+    """Generate video ``index`` of a release and write its files; returns its EchoNet records (or None for CAMUS)."""
+    cv2.setNumThreads(1)
+    if layout == "echonet":
+        echo = generate_echo(seed, size=112)
+        split = releases.ECHONET_SPLITS[releases.release_split(index, total)]
+        return releases.echonet_records(out_dir, echo, f"0XSIM{index:06d}", split)
+    echo = generate_echo(seed, size=112, view="4CH")
+    patient = f"patient{releases.camus_patient_number(index, total):04d}"
+    releases.write_camus_case(out_dir, echo, patient, version=layout[-4:])
+    return None
+
+
+def generate_release(out_dir: str | Path, layout: str, num_videos: int, seed: int = 0, workers: int = 1) -> Path:
+    """Write ``num_videos`` simulated videos (seeds as :func:`generate_dataset`'s) in a public release's layout
+    (:mod:`.releases`): ``echonet`` (EchoNet-Dynamic), ``camus2019`` (MHD) or ``camus2023`` (NIfTI). Split 80/10/10 %.
+    Returns ``out_dir``."""
+    if layout not in RELEASE_LAYOUTS:
+        raise ValueError(f"layout must be one of {RELEASE_LAYOUTS}, got {layout!r}.")
+    out_dir = Path(out_dir)
+    jobs = [(out_dir, layout, seed * 100003 + i, i, num_videos) for i in range(num_videos)]
+    if workers > 1:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            records = list(pool.map(_release_video, *zip(*jobs)))
+    else:
+        records = [_release_video(*job) for job in jobs]
+    if layout == "echonet":
+        releases.write_echonet_csvs(out_dir, records)
+    return out_dir
+
+
 def simulation_statistics(num_videos: int = 40, size: int = 112, seed: int = 0) -> dict:
     """:func:`~.image_stats.summarise` of the ED and ES frames of ``num_videos`` generated videos, plus
-    ``tracing_dice``: the mean Dice of the annotated LV against the anatomy's at ED and at ES."""
-    frames, tracing = [], []
+    ``tracing_dice``: the mean Dice of the annotated LV against the anatomy's at ED and at ES, and ``motion``: the
+    :func:`~.motion_stats.summarise_motion` of their traced ED/ES labels and EFs."""
+    frames, tracing, motion, efs = [], [], [], []
     for i in range(num_videos):
         echo = generate_echo(seed * 100003 + i, size=size)
         frames += [frame_statistics(echo.video[..., t], echo.lv_masks[..., t]) for t in (echo.ed_frame, echo.es_frame)]
         tracing.append(_tracing_dice(echo))
-    return {**summarise(frames), "tracing_dice": tuple(np.mean(tracing, axis=0).tolist())}
+        traced = echo.lv_annotations
+        motion.append(
+            contraction_statistics(
+                traced[..., echo.ed_frame], traced[..., echo.es_frame], echo.es_frame - echo.ed_frame, echo.fps
+            )
+        )
+        efs.append(echo.ef_requested)
+    summary = summarise(frames)
+    summary["tracing_dice"] = tuple(np.mean(tracing, axis=0).tolist())
+    summary["motion"] = summarise_motion(motion, efs)
+    return summary
 
 
 def print_statistics(num_videos: int, size: int, seed: int, real_datalists: list[str]) -> bool:
-    """Print the simulation's statistics next to real echo; True when every grey-level median is within +-50 %."""
-    columns = {f"simulation ({num_videos} videos)": simulation_statistics(num_videos, size, seed)}
+    """Print the simulation's statistics next to real echo; True when every grey-level median is within +-50 % and
+    every motion statistic within its bound (:func:`~.motion_stats.motion_tolerance`)."""
+    simulated = simulation_statistics(num_videos, size, seed)
+    columns = {f"simulation ({num_videos} videos)": simulated}
     columns["EchoNet-Dynamic (real)"] = ECHONET_REFERENCE
     for path in real_datalists:
         columns[f"{Path(path).parent.name} (real)"] = datalist_statistics(path)
     print(format_table(columns))
-    ed, es = columns[f"simulation ({num_videos} videos)"]["tracing_dice"]
+    ed, es = simulated["tracing_dice"]
     print(f"simulated tracings against the anatomy: Dice ED {ed:.3f}, ES {es:.3f}")
-    checks = within_tolerance(next(iter(columns.values())))
+    checks = within_tolerance(simulated)
     print("grey-level medians within +-50 % of EchoNet-Dynamic: " + ", ".join(f"{k} {v}" for k, v in checks.items()))
-    return all(checks.values())
+    print()
+    print(format_motion_table(simulated["motion"]))
+    motion_checks = motion_tolerance(simulated["motion"])
+    print("within bounds of EchoNet-Dynamic (medians +-0.03 or +-1 px / frame, EF +-3 at p10/p50/p90): "
+          + ", ".join(f"{k} {v}" for k, v in motion_checks.items()))  # fmt: skip
+    return all(checks.values()) and all(motion_checks.values())
 
 
 def _positive(text: str) -> int:
@@ -340,6 +431,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--exact-labels", action="store_true", help="annotate ED/ES with the anatomy, not a sonographer's tracings"
     )
+    parser.add_argument(
+        "--layout",
+        choices=("nifti",) + RELEASE_LAYOUTS,
+        default="nifti",
+        help="nifti: videos, labels and a datalist; echonet, camus2019, camus2023: a public release's own layout, "
+        "to be converted by ncm_components.data.echonet / camus",
+    )
     parser.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
     parser.add_argument("--stats", action="store_true", help="print grey-level statistics next to real echo")
     parser.add_argument("--real", nargs="*", default=[], help="with --stats: datalists of real data to measure too")
@@ -353,8 +451,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"synthetic: {err}", file=sys.stderr)
         return 1
-    num_val = num_test = max(1, args.num_videos // 10) if args.num_videos >= 3 else 0
     start = time.perf_counter()
+    if args.layout != "nifti":
+        if args.size != 112 or args.classes != "lv" or args.exact_labels:
+            parser.error("--layout writes a release as published: 112 x 112 and traced labels only")
+        generate_release(args.out, args.layout, args.num_videos, args.seed, args.workers)
+        print(f"wrote {args.num_videos} videos as a {args.layout} release in {args.out} "
+              f"in {time.perf_counter() - start:.1f} s")  # fmt: skip
+        return 0
+    num_val = num_test = max(1, args.num_videos // 10) if args.num_videos >= 3 else 0
     path = generate_dataset(
         args.out,
         num_train=args.num_videos - num_val - num_test,

@@ -1,5 +1,6 @@
 """MONAI transforms and readers for echo videos: loading, clip sampling, sparse-label helpers and augmentation."""
 
+from .fields import MissingFieldsAsNaNd
 from .integrity import IncompleteFileError, check_complete
 from .io import Video, VideoReadError, load_video, pixel_spacing, read_video, video_format, write_volume
 from .labels import IGNORE_INDEX, AnnotatedFramesd, EmptyFramesUnannotatedd, annotated_frames, sparse_label
@@ -14,6 +15,7 @@ __all__ = [
     "IncompleteFileError",
     "LoadVideod",
     "MetaImageReader",
+    "MissingFieldsAsNaNd",
     "RandSectorDropoutd",
     "RandSpeckleNoised",
     "SampleClipd",
