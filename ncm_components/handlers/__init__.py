@@ -15,6 +15,13 @@ from .nan_guard import NaNLossGuard
 from .random_state import RandomStates
 from .video_metrics import VideoMetricsSaver
 from .video_writer import InferenceFailures, VideoResultsWriter, check_output_dir
+from .weights import (
+    PreserveShippedWeights,
+    RunFingerprint,
+    describe_weights,
+    load_initial_weights,
+    shipped_weights,
+)
 
 __all__ = [
     "AtomicCheckpointSaver",
@@ -32,4 +39,9 @@ __all__ = [
     "VideoMetricsSaver",
     "VideoResultsWriter",
     "check_output_dir",
+    "PreserveShippedWeights",
+    "RunFingerprint",
+    "describe_weights",
+    "load_initial_weights",
+    "shipped_weights",
 ]

@@ -182,10 +182,17 @@ class ResumeFromLatestCheckpoint:
             )
         self.load_path = found if self.enabled else None
         if self.load_path is None:
-            logger.info(f"no checkpoint to resume from in {self.ckpt_dir}: training starts from scratch")
+            logger.info(f"no checkpoint to resume from in {self.ckpt_dir}: a new run starts")
             return
         logger.info(f"resuming training from {self.load_path}")
         load_dict = {**self.load_dict, self.engine_key: engine}
+        fingerprint = load_dict.get("fingerprint")
+        if fingerprint is not None:
+            saved = read_checkpoint(self.load_path, map_location="cpu")
+            if "fingerprint" in saved:
+                fingerprint.load_state_dict(saved["fingerprint"])  # another run's checkpoint: refused, named
+            else:
+                del load_dict["fingerprint"]  # a checkpoint of an earlier version: resumed as before
         loader = NamedCheckpointLoader(load_path=self.load_path, load_dict=load_dict, map_location=self.map_location)
         loader.attach(engine)
 
@@ -240,10 +247,18 @@ class ModelWeightsLoader(NamedCheckpointLoader):
     names the mismatching tensors and the config values to change.
     """
 
-    def __init__(self, load_path: str, load_dict: dict, expected_sha256: str | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        load_path: str,
+        load_dict: dict,
+        expected_sha256: str | None = None,
+        bundle_root: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(load_path, load_dict, **kwargs)
         self.path = str(load_path)
         self.expected_sha256 = expected_sha256
+        self.bundle_root = bundle_root
 
     def attach(self, engine: Engine) -> None:
         if not Path(self.path).is_file():
@@ -259,6 +274,10 @@ class ModelWeightsLoader(NamedCheckpointLoader):
                     "the file is corrupt or not the released model. Download it again; never load weights from an "
                     "untrusted source (checkpoints are pickles)."
                 )
+        if self.bundle_root is not None:
+            from .weights import describe_weights
+
+            logger.info("loading " + describe_weights(self.path, self.bundle_root))
         super().attach(engine)
 
     def __call__(self, engine: Engine) -> None:
