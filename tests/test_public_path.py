@@ -110,3 +110,14 @@ def test_demo_walks_the_release_path(tmp_path, capsys):
     assert "simulated EchoNet-Dynamic release" in out and "echonet: converted 10 case(s), 0 failed" in out
     assert "demo: Dice ED/ES" in out and "EF error" in out and str(tmp_path / "predictions") in out
     assert len(list((tmp_path / "predictions").glob("*_overlay.gif"))) == 1  # the one TEST AVI, segmented
+
+
+def test_the_best_score_travels_in_the_checkpoint(echonet_data, tmp_path):
+    overrides = tiny_overrides(echonet_data / "data", tmp_path)
+    assert run_bundle([TRAIN], overrides).returncode == 0
+    checkpoint = torch.load(tmp_path / "models" / "checkpoint_epoch=1.pt", weights_only=True)
+    (score, _), *_ = checkpoint["best_model"]["_saved"]
+    assert 0.0 <= score <= 1.0
+    resumed = run_bundle([TRAIN], dict(overrides, **{"train#trainer#max_epochs": 2}))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"best validation score so far: {score:.4f} (restored" in resumed.stderr + resumed.stdout

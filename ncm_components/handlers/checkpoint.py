@@ -34,6 +34,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_ADDED_KEYS = ("fingerprint", "best_model")  # checkpoint entries that versions before 0.7.0 did not save
 _EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt")
 _TEMPORARY_FILE = re.compile(r"tmp[a-z0-9_]{6,}")  # tempfile.NamedTemporaryFile names, as ignite's atomic save uses
 
@@ -114,6 +115,19 @@ class AtomicCheckpointSaver(CheckpointSaver):
                 checkpoint.to_save[self.save_engine_as] = engine
         super().attach(engine)
 
+    def state_dict(self) -> dict:
+        """The best key metric so far and its file (``{"_saved": [(score, filename)]}``), for a trainer's checkpoint:
+        a resumed run then replaces the best model only with a better one."""
+        checkpoint = self._key_metric_checkpoint
+        return dict(checkpoint.state_dict()) if checkpoint is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self._key_metric_checkpoint is not None and state:
+            self._key_metric_checkpoint.load_state_dict(state)
+            best = max((score for score, _ in state.get("_saved", [])), default=None)
+            if best is not None:
+                logger.info(f"best validation score so far: {best:.4f} (restored from the checkpoint)")
+
     def interval_completed(self, engine: Engine) -> None:
         """Save the epoch checkpoint, then keep only the newest ``n_saved`` ones, older runs' included."""
         super().interval_completed(engine)
@@ -186,13 +200,13 @@ class ResumeFromLatestCheckpoint:
             return
         logger.info(f"resuming training from {self.load_path}")
         load_dict = {**self.load_dict, self.engine_key: engine}
-        fingerprint = load_dict.get("fingerprint")
-        if fingerprint is not None:
+        if any(key in load_dict for key in _ADDED_KEYS):
             saved = read_checkpoint(self.load_path, map_location="cpu")
-            if "fingerprint" in saved:
-                fingerprint.load_state_dict(saved["fingerprint"])  # another run's checkpoint: refused, named
-            else:
-                del load_dict["fingerprint"]  # a checkpoint of an earlier version: resumed as before
+            for key in _ADDED_KEYS:
+                if key in load_dict and key not in saved:
+                    del load_dict[key]  # a checkpoint of an earlier version: resumed as before
+            if "fingerprint" in load_dict:
+                load_dict["fingerprint"].load_state_dict(saved["fingerprint"])  # another run's: refused, named
         loader = NamedCheckpointLoader(load_path=self.load_path, load_dict=load_dict, map_location=self.map_location)
         loader.attach(engine)
 
