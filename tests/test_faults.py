@@ -18,12 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ignite.engine import Engine
 from monai.bundle import ConfigWorkflow
 
 from ncm_components.data import camus, dicom, echonet, load_datalist, synthetic
+from ncm_components.data.atomic import PARTIAL_PREFIX
 from ncm_components.data.synthetic import generate_echo
 from ncm_components.handlers import CheckpointError, ModelWeightsLoader, latest_checkpoint, read_checkpoint
-from ncm_components.handlers.checkpoint import remove_orphaned_temporaries
+from ncm_components.handlers.checkpoint import AtomicCheckpointSaver, remove_orphaned_temporaries
+from ncm_components.handlers.run_lock import LOCK_NAME
 from ncm_components.metrics.video import clinical_figures
 from ncm_components.networks import ncmnet_small
 from ncm_components.transforms import IncompleteFileError, VideoReadError, load_video, read_video, write_volume
@@ -128,19 +131,34 @@ def test_kill_during_a_checkpoint_save_keeps_a_resumable_checkpoint(tiny_data, t
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     models = tmp_path / "models"
     assert latest_checkpoint(models).endswith("checkpoint_epoch=1.pt")  # the old checkpoint survived the kill
-    assert [p.name for p in models.iterdir() if p.name.startswith("tmp")]  # with the orphaned temporary file
+    assert [p.name for p in models.iterdir() if p.name.startswith(PARTIAL_PREFIX)]  # with the orphaned temporary
     resumed = subprocess.run(command, cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming training from" in resumed.stdout + resumed.stderr
     assert sorted(p.name for p in models.glob("checkpoint_epoch=*.pt")) == ["checkpoint_epoch=3.pt"]
-    assert not [p.name for p in models.iterdir() if p.name.startswith("tmp")]  # orphans cleaned
+    assert not [p.name for p in models.iterdir() if p.name.startswith(PARTIAL_PREFIX)]  # orphans cleaned
 
 
-def test_orphaned_temporaries_are_removed(tmp_path):
-    (tmp_path / "tmpab12cd34").write_bytes(b"x")
-    (tmp_path / "checkpoint_epoch=1.pt").write_bytes(b"x")
-    assert [p.name for p in remove_orphaned_temporaries(tmp_path)] == ["tmpab12cd34"]
-    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_epoch=1.pt"]
+def test_orphaned_temporaries_are_removed_and_nothing_of_the_user(tmp_path):
+    orphan = f"{PARTIAL_PREFIX}checkpoint_epoch=2.pt.ab12cd34"
+    for name in (orphan, "checkpoint_epoch=1.pt", "tmp_best_so_far", "tmpab12cd34"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in remove_orphaned_temporaries(tmp_path)] == [orphan]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_epoch=1.pt", "tmp_best_so_far", "tmpab12cd34"]
+
+
+def test_a_checkpoint_that_cannot_be_written_names_its_path(tmp_path, monkeypatch):
+    saver = AtomicCheckpointSaver(str(tmp_path), {"model": torch.nn.Linear(2, 2)}, save_interval=1)
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    engine = Engine(lambda engine, batch: None)
+    saver.attach(engine)
+    with pytest.raises(OSError, match=r"_epoch=1\.pt: the checkpoint could not be written .*free space"):
+        engine.run([0], max_epochs=1)
+    assert list(tmp_path.iterdir()) == []  # no partial file left
 
 
 def test_fresh_run_into_a_used_checkpoint_folder_stops_before_training(tiny_data, tmp_path):
@@ -152,7 +170,8 @@ def test_fresh_run_into_a_used_checkpoint_folder_stops_before_training(tiny_data
         workflow.initialize()
         workflow.run()
     assert "checkpoint_epoch=11.pt of an earlier run" in _chain(error.value)
-    assert [p.name for p in (tmp_path / "models").iterdir()] == ["checkpoint_epoch=11.pt"]  # nothing touched
+    kept = [p.name for p in (tmp_path / "models").iterdir() if p.name != LOCK_NAME]  # (the lock goes at exit)
+    assert kept == ["checkpoint_epoch=11.pt"]  # nothing touched
 
 
 # ------------------------------------------------------------------------------------------ 5. one corrupt video

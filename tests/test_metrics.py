@@ -132,3 +132,37 @@ def test_clinical_figures_without_spacing_work_in_pixel_units_and_say_so():
     assert with_spacing.edv == pytest.approx(figures.edv * echo.spacing[0] ** 3, rel=1e-6)  # mL = kpx3 x mm^3
     assert any("no pixel spacing" in note for note in figures.notes)
     assert figures.ed_frame is not None and abs(figures.ed_frame - echo.ed_frame) <= 1
+    assert figures.volume_unit == "kpx3" and with_spacing.volume_unit == "mL"
+
+
+def _beating_ellipse(es_widths: list[float], cycle: int = 20, size: int = 64) -> np.ndarray:
+    """(X, Y, T) LV mask: an ellipse whose width falls from 16 px at each ED to ``es_widths[k]`` at cycle k's ES."""
+    x, y = np.mgrid[:size, :size].astype(float)
+    frames = []
+    for k, es_width in enumerate(es_widths):
+        for t in range(cycle):
+            squeeze = 0.5 - 0.5 * math.cos(2 * math.pi * t / cycle)  # 0 at ED (t = 0), 1 at ES (t = cycle / 2)
+            width, height = 16 - (16 - es_width) * squeeze, 26 - 4 * squeeze
+            frames.append(((x - 32) / width) ** 2 + ((y - 32) / height) ** 2 <= 1)
+    return np.stack(frames, axis=-1).astype(np.uint8)
+
+
+def test_cycle_averaged_ef_averages_every_detected_cycle():
+    mask = _beating_ellipse([9, 12, 9, 12], cycle=20)
+    figures = clinical_figures(mask, fps=50.0)
+    assert figures.ed_frames == [20, 40, 60] and figures.es_frames == [10, 30, 50, 70]
+    per_cycle = [clinical_figures(mask, ed_frame=ed, es_frame=ed + 10).ef for ed in (20, 40, 60)]
+    assert figures.cycle_efs == pytest.approx(per_cycle)
+    assert per_cycle[1] > per_cycle[0] + 10  # the cycles differ: the average is not any one of them
+    assert figures.ef_cycle_average == pytest.approx(sum(per_cycle) / 3)
+    assert figures.ef == pytest.approx(per_cycle[0])  # without reference frames: the first detected cycle
+    scores = score_video(mask, label_full=mask, ed_frame=40, es_frame=50, fps=50.0).summary
+    assert scores["cycles"] == 3 and scores["ef_cycles_pred"] == pytest.approx(figures.ef_cycle_average)
+    summary = summarise_videos([score_video(mask, label_full=mask, ed_frame=40, es_frame=50, fps=50.0)])
+    assert summary["ef_cycles_bias"] == pytest.approx(figures.ef_cycle_average - per_cycle[1])
+    assert summary["ef_bias"] == pytest.approx(0.0) and summary["volume_unit"] == "kpx3"
+
+
+def test_cycle_averaged_ef_is_undefined_without_a_full_cycle():
+    figures = clinical_figures(_beating_ellipse([9])[..., :12], fps=50.0)
+    assert figures.phase_fallback and figures.cycle_efs == [] and math.isnan(figures.ef_cycle_average)

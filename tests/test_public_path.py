@@ -4,20 +4,33 @@ from the shipped weights, which a training never loses."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import time
 
 import pytest
 import torch
+from ignite.engine import Engine
 
 from ncm_components.data import echonet, synthetic
+from ncm_components.handlers import RunLock, run_lock
+from ncm_components.handlers.run_lock import LOCK_NAME
 
 from .bundle_helpers import EVALUATE, TRAIN, make_tiny_dataset, run_bundle, tiny_overrides
 from .conftest import REPO_ROOT
 
 INFERENCE = str(REPO_ROOT / "bundle" / "configs" / "inference.yaml")
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return make_tiny_dataset(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +50,9 @@ def test_echonet_release_trains_evaluates_and_infers(echonet_data, tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert summary["videos"] == 1 and summary["distance_unit"] == "px" and 0 <= summary["dice_semi"] <= 1
+    assert summary["volume_unit"] == "kpx3" and "ef_cycles_bias" in summary and "cycles_mean" in summary
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "EDV (kpx3)" in report and "never compare them with volumes in mL" in report
     datalist = json.loads((echonet_data / "data" / "datalist.json").read_text())
     item = dict(datalist["test"][0], image=str(echonet_data / "data" / datalist["test"][0]["image"]))
     item["ed_frame"] = None  # a datalist that does not know ED
@@ -47,7 +63,8 @@ def test_echonet_release_trains_evaluates_and_infers(echonet_data, tmp_path):
          "clip_frames": 4, "output_dir": str(tmp_path / "pred"), "overlay_format": "gif"},  # fmt: skip
     )
     assert inferred.returncode == 0, inferred.stderr[-2000:]
-    assert (tmp_path / "pred" / "predictions.csv").is_file()
+    row = next(csv.DictReader(open(tmp_path / "pred" / "predictions.csv")))
+    assert {"ef_percent", "ef_cycle_average_percent", "cycles", "edv_kpx3"} <= set(row)
     avis = run_bundle(
         [INFERENCE],
         {"dataset_dir": str(echonet_data / "release" / "Videos"), "ckpt_dir": str(tmp_path / "models"),
@@ -68,6 +85,51 @@ def test_second_dataset_into_a_used_run_folder_is_refused(echonet_data, tmp_path
     again = run_bundle([TRAIN], tiny_overrides(synthetic_data, tmp_path, **{"train#trainer#max_epochs": 2}))
     assert again.returncode == 0, again.stderr[-2000:]  # the same run, continued for one more epoch
     assert "resuming training from" in again.stderr + again.stdout
+
+
+def test_a_run_folder_in_use_is_refused_and_a_stale_lock_taken_over(tiny_data, tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (tmp_path / "models").mkdir()
+        lock = {"pid": holder.pid, "host": socket.gethostname(), "started": "2026-01-01 10:00:00 UTC",
+                "process_start": run_lock._process_start(holder.pid)}  # fmt: skip
+        (tmp_path / "models" / LOCK_NAME).write_text(json.dumps(lock))
+        refused = run_bundle([TRAIN], tiny_overrides(tiny_data, tmp_path))
+        assert refused.returncode != 0
+        message = refused.stderr + refused.stdout
+        assert f"in use by another training run (PID {holder.pid}" in message and "2026-01-01 10:00:00" in message
+        assert "--ckpt_dir" in message and not list((tmp_path / "models").glob("checkpoint_epoch=*.pt"))
+    finally:
+        holder.kill()
+        holder.wait()
+    taken_over = run_bundle([TRAIN], tiny_overrides(tiny_data, tmp_path))  # the holder is gone: a stale lock
+    assert taken_over.returncode == 0, taken_over.stderr[-2000:]
+    assert "replacing the lock of a run that is gone" in taken_over.stderr + taken_over.stdout
+    assert not (tmp_path / "models" / LOCK_NAME).exists()  # released at the end
+
+
+def test_run_lock_is_exclusive_and_released(tmp_path):
+    first, second = RunLock(str(tmp_path / "models")), RunLock(str(tmp_path / "models"))
+    engine = Engine(lambda engine, batch: None)
+    first.attach(engine)
+    holder = json.loads((tmp_path / "models" / LOCK_NAME).read_text())
+    assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname() and holder["started"]
+    engine.run([0], max_epochs=1)
+    assert not (tmp_path / "models" / LOCK_NAME).exists()
+    second.acquire()
+    assert (tmp_path / "models" / LOCK_NAME).exists()
+    second.release()
+
+
+def test_a_run_folder_that_cannot_be_written_is_refused_before_training(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(OSError, match="a_file/models: cannot create the checkpoint folder"):
+        RunLock(str(tmp_path / "a_file" / "models")).acquire()
+    folder = tmp_path / "read_only"
+    folder.mkdir(mode=0o500)
+    if not os.access(folder, os.W_OK):  # (a superuser writes anywhere: the check passes, as it should)
+        with pytest.raises(PermissionError, match="read_only: the checkpoint folder is not writable"):
+            RunLock(str(folder)).acquire()
 
 
 def _sha256(path) -> str:

@@ -244,3 +244,39 @@ def test_temporal_smoothing_rejects_bad_input():
         TemporalSmooth()(torch.rand(2, 8, 8))
     single = torch.rand(2, 8, 8, 1)
     assert torch.equal(TemporalSmooth()(single), single)  # one frame: nothing to smooth with
+
+
+def _label_file(path, array: np.ndarray, dtype) -> str:
+    """A label NIfTI stored with ``dtype`` (as other tools save masks), geometry as the echo_item's video."""
+    import nibabel as nib
+
+    image = nib.Nifti1Image(array.astype(dtype), np.diag([0.3, 0.3, 1.0, 1.0]))
+    image.set_data_dtype(dtype)
+    nib.save(image, str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "dtype,value,message",
+    [(np.float32, 0.9999, "must be whole class numbers; found 0.9999"), (np.int16, 256, r"\[256\] do not fit"),
+     (np.int16, -1, r"\[-1\] do not fit"), (np.float32, np.nan, "must be whole class numbers; found NaN/inf")],
+)  # fmt: skip
+def test_label_values_a_cast_would_cut_are_refused_naming_the_file(tmp_path, echo_item, dtype, value, message):
+    item, echo = echo_item
+    label = sparse_label(echo.lv_masks, [echo.ed_frame, echo.es_frame]).astype(np.float64)
+    label[label == 1] = value  # the LV saved as 0.9999 (interpolated), 256 or -1 (int16), NaN
+    path = _label_file(tmp_path / "odd.nii.gz", label, dtype)
+    with pytest.raises(ValueError, match=f"odd.nii.gz: label values {message}"):
+        LoadVideod(["image", "label"], num_classes=2)({**item, "label": path})
+
+
+def test_a_0_255_mask_reads_as_the_lv_on_its_annotated_frames(tmp_path, echo_item):
+    item, echo = echo_item
+    frames = [echo.ed_frame, echo.es_frame]
+    mask = np.full(echo.lv_masks.shape, 255, np.uint8)  # frames nobody annotated: 255, as the convention says
+    mask[..., frames] = echo.lv_masks[..., frames] * 255  # LV = 255, background 0, as many tools save masks
+    path = _label_file(tmp_path / "m.nii.gz", mask, np.uint8)
+    d = LoadVideod(["image", "label"], num_classes=2)({**item, "label": path})
+    expected = sparse_label(echo.lv_masks, frames)
+    np.testing.assert_array_equal(d["label"][0].numpy(), expected)
+    assert np.flatnonzero(annotated_frames(d["label"][0].numpy())).tolist() == sorted(frames)

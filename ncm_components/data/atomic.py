@@ -9,24 +9,51 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_json_atomic", "write_text_atomic", "check_output_dir"]
+__all__ = [
+    "PARTIAL_PREFIX",
+    "atomic_path",
+    "partial_file",
+    "remove_partial_files",
+    "write_json_atomic",
+    "write_text_atomic",
+    "check_output_dir",
+]
+
+# every temporary file this project writes starts with it: a kill leaves only files that are recognisably ours
+PARTIAL_PREFIX = ".ncm-partial."
+
+
+def partial_file(folder: str | Path, name: str, suffix: str = "") -> Path:
+    """Create an empty temporary file ``PARTIAL_PREFIX + name + ...`` in ``folder`` with the usual permissions."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{PARTIAL_PREFIX}{name}.", suffix=suffix, dir=folder)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp creates 0600; give the final file the usual permissions
+    return Path(tmp_name)
+
+
+def remove_partial_files(folder: str | Path) -> list[Path]:
+    """Delete the temporary files a killed write of this project left in ``folder`` (none of the user's)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    partial = [path for path in folder.iterdir() if path.name.startswith(PARTIAL_PREFIX) and path.is_file()]
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return partial
 
 
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder (same suffixes); rename it onto ``target`` on success.
+    """Yield a temporary path in the target's folder (:func:`partial_file`, same suffixes); rename it onto
+    ``target`` on success.
 
     The temporary file is removed when the block raises, and ``target`` is left as it was.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(target.suffixes)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the final file the usual permissions
+    tmp = partial_file(target.parent, target.name, suffix=f".tmp{''.join(target.suffixes)}")
     try:
         yield tmp
         os.replace(tmp, target)

@@ -25,8 +25,8 @@ def load_datalist(path: str | Path, split: str = "training", required: bool = Fa
     """Items of one split with absolute ``image``/``label``/``label_full`` paths.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not valid JSON, not a datalist, no such split, or (``required``)
-        an empty split; each message names the file.
+        FileNotFoundError: no such file. ValueError: not valid JSON, not a datalist, no such split, an item that is
+        not an object with an ``image`` path, or (``required``) an empty split; each message names the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -45,7 +45,13 @@ def load_datalist(path: str | Path, split: str = "training", required: bool = Fa
     if not isinstance(content[split], list) or (required and not content[split]):
         raise ValueError(f"{path}: the '{split}' split has no items; add some (a converter writes them) to use it.")
     resolved = []
-    for item in content[split]:
+    for index, item in enumerate(content[split]):
+        if not isinstance(item, dict) or not isinstance(item.get("image"), str):
+            found = f"a {type(item).__name__} ({str(item)[:60]!r})" if not isinstance(item, dict) else f"{item}"
+            raise ValueError(
+                f"{path}: item {index} of '{split}' is {found}; every item is an object with an \"image\" path "
+                '(e.g. {"image": "videos/a.nii.gz", "label": "labels/a.nii.gz", "ed_frame": 0, "es_frame": 12}).'
+            )
         item = dict(item)
         for key in PATH_KEYS:
             if isinstance(item.get(key), str) and not Path(item[key]).is_absolute():

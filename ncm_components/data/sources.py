@@ -34,7 +34,8 @@ def resolve_datalist(
     """Path of the datalist to train or evaluate on.
 
     Args:
-        dataset_dir: folder holding ``datalist_name``; empty or None selects the synthetic data.
+        dataset_dir: folder holding ``datalist_name``, or a datalist ``.json`` file itself; empty or None selects the
+            synthetic data.
         datalist_name: the datalist's file name inside ``dataset_dir`` (or an absolute path).
         synthetic_dir: cache folder of the synthetic data.
         num_train, num_val, num_test, size, seed: synthetic set to generate when ``synthetic_dir`` has none.
@@ -43,7 +44,9 @@ def resolve_datalist(
         FileNotFoundError: ``dataset_dir`` is given but holds no datalist; the message says how to make one.
     """
     if dataset_dir:
-        path = Path(dataset_dir) / datalist_name
+        path = Path(dataset_dir)
+        if not (path.suffix.lower() == ".json" and path.is_file()):
+            path = path / datalist_name
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path}: no datalist. Convert a dataset first (python -m ncm_components.data.camus / echonet / "

@@ -13,6 +13,7 @@ from .checkpoint import (
 from .mean_teacher import MeanTeacher
 from .nan_guard import NaNLossGuard
 from .random_state import RandomStates
+from .run_lock import CheckpointFolderInUse, RunLock
 from .video_metrics import VideoMetricsSaver
 from .video_writer import InferenceFailures, VideoResultsWriter, check_output_dir
 from .weights import (
@@ -36,6 +37,8 @@ __all__ = [
     "MeanTeacher",
     "NaNLossGuard",
     "RandomStates",
+    "RunLock",
+    "CheckpointFolderInUse",
     "VideoMetricsSaver",
     "VideoResultsWriter",
     "check_output_dir",

@@ -20,6 +20,8 @@ from ignite.engine import Engine
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
+from ..data.atomic import partial_file, remove_partial_files
+
 __all__ = [
     "CheckpointError",
     "NamedCheckpointLoader",
@@ -36,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 _ADDED_KEYS = ("fingerprint", "best_model")  # checkpoint entries that versions before 0.7.0 did not save
 _EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt")
-_TEMPORARY_FILE = re.compile(r"tmp[a-z0-9_]{6,}")  # tempfile.NamedTemporaryFile names, as ignite's atomic save uses
 
 
 class _AtomicDiskSaver(DiskSaver):
@@ -65,15 +66,27 @@ class _AtomicDiskSaver(DiskSaver):
     def remove(self, filename: str) -> None:
         self._pending_removals.append(self.filename or filename)
 
+    def _save_func(self, checkpoint: Mapping, path: Path, func) -> None:
+        """ignite's atomic save with a temporary file of this project's own (:data:`PARTIAL_PREFIX`), so that a
+        later run removes only files this code wrote; a failed write names the checkpoint and what to check."""
+        tmp = partial_file(self.dirname, Path(path).name)
+        try:
+            with open(tmp, "wb") as stream:
+                func(checkpoint, stream, **self.kwargs)
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as err:  # a full disk reaches torch.save as a RuntimeError
+            raise OSError(
+                f"{path}: the checkpoint could not be written ({err}). Check free space and write permission in "
+                f"{self.dirname}; training can resume from the previous checkpoint."
+            ) from err
+        finally:
+            tmp.unlink(missing_ok=True)
+
 
 def remove_orphaned_temporaries(save_dir: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files a killed atomic save left in ``save_dir`` (ignite names them ``tmp*``)."""
-    folder = Path(save_dir)
-    if not folder.is_dir():
-        return []
-    orphans = [path for path in folder.iterdir() if path.is_file() and _TEMPORARY_FILE.fullmatch(path.name)]
+    """Delete the temporary files a killed atomic save of this project left in ``save_dir`` (its own prefix only)."""
+    orphans = remove_partial_files(save_dir)
     for path in orphans:
-        path.unlink(missing_ok=True)
         logger.warning(f"removed {path}, left by a save that was interrupted")
     return orphans
 

@@ -148,11 +148,25 @@ def markdown_report(summary: dict) -> str:
         "| quantity | bias (pred - ref) | SD | MAE | Pearson r | missing |",
         "|---|---|---|---|---|---|",
     ]
-    for quantity in ("ef", "edv", "esv"):
-        lines.append(
-            f"| {quantity.upper()} | {value(quantity + '_bias', 2)} | {value(quantity + '_sd', 2)} | "
-            f"{value(quantity + '_mae', 2)} | {value(quantity + '_r', 3)} | {summary.get(quantity + '_missing', 0)} |"
-        )
+    volume_unit = summary.get("volume_unit", "mL")
+    names = {
+        "ef": "EF (%), at the reference ED/ES",
+        "ef_cycles": f"EF (%), averaged over the detected cycles ({value('cycles_mean', 1)} per video)",
+        "edv": f"EDV ({volume_unit})",
+        "esv": f"ESV ({volume_unit})",
+    }
+    for quantity, name in names.items():
+        if quantity + "_bias" in summary:
+            figures = [value(quantity + suffix, digits) for suffix, digits in (("_bias", 2), ("_sd", 2), ("_mae", 2))]
+            figures += [value(quantity + "_r", 3), str(summary.get(quantity + "_missing", 0))]
+            lines.append(f"| {name} | " + " | ".join(figures) + " |")
+    if volume_unit != "mL":
+        lines += [
+            "",
+            f"Volumes in {volume_unit} (no pixel spacing, or videos with and without one): predicted and reference "
+            "volumes are both measured on the masks' pixel grid; never compare them with volumes in mL (a FileList's "
+            "EDV/ESV). EF is a ratio and holds in any unit.",
+        ]
     lines += [
         "",
         f"ED/ES frame error of the detected frames: ED {value('ed_error', 2)}, ES {value('es_error', 2)} frames "

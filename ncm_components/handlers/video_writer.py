@@ -125,7 +125,7 @@ class VideoResultsWriter:
             affine=np.asarray(meta.get("original_affine", meta["affine"])),
             spacing_known=bool(meta.get("spacing_known", False)),
         )
-        area_unit = "mm2" if "no pixel spacing" not in " ".join(figures.notes) else "px2"
+        area_unit = "mm2" if figures.volume_unit == "mL" else "px2"
         area_rows = [{"frame": t, f"lv_area_{area_unit}": a} for t, a in enumerate(figures.areas)]
         write_text_atomic(self.output_dir / f"{name}_areas.csv", rows_to_csv(area_rows))
         if self.overlay_format != "none":
@@ -137,7 +137,7 @@ class VideoResultsWriter:
             figures.areas,
             figures.ed_frames,
             figures.es_frames,
-            title=f"{name}: EF {figures.ef:.1f} %" if not math.isnan(figures.ef) else f"{name}: EF undefined",
+            title=_figure_title(name, figures),
             area_unit="mm²" if area_unit == "mm2" else "px²",
         )
         self._remember_view(item, classes, spacing, figures)
@@ -152,8 +152,7 @@ class VideoResultsWriter:
 
     @staticmethod
     def _row(name: str, source: str, frames: int, fps: float, spacing, figures: ClinicalFigures) -> dict:
-        known = "no pixel spacing" not in " ".join(figures.notes)
-        unit = "mL" if known else "kpx3"  # thousands of cubic pixels
+        unit = figures.volume_unit
         return {
             "name": name,
             "input": source,
@@ -168,6 +167,8 @@ class VideoResultsWriter:
             f"edv_{unit}": figures.edv,
             f"esv_{unit}": figures.esv,
             "ef_percent": figures.ef,
+            "ef_cycle_average_percent": figures.ef_cycle_average,
+            "cycles": len(figures.cycle_efs),
             "notes": "; ".join(figures.notes),
         }
 
@@ -193,3 +194,12 @@ class VideoResultsWriter:
                 f"{len(failures)} of {total} videos could not be read (listed with their errors in "
                 f"{self.output_dir / 'failures.csv'}); the other {len(self.rows)} were segmented."
             )
+
+
+def _figure_title(name: str, figures: ClinicalFigures) -> str:
+    """``name: EF 55.0 % (3 cycles: 54.2 %)``: EF at the frames used, then averaged over the detected cycles."""
+    title = f"{name}: EF {figures.ef:.1f} %" if math.isfinite(figures.ef) else f"{name}: EF undefined"
+    if figures.cycle_efs:
+        count = len(figures.cycle_efs)
+        title += f" ({count} cycle{'s' if count > 1 else ''}: {figures.ef_cycle_average:.1f} %)"
+    return title

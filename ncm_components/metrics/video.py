@@ -47,6 +47,19 @@ def _volumes(mask: np.ndarray, ed: int | None, es: int | None, spacing) -> tuple
     return edv, esv, ejection_fraction(edv, esv)
 
 
+def cycle_ejection_fractions(mask: np.ndarray, ed_frames: list[int], es_frames: list[int], spacing) -> list[float]:
+    """EF of every cardiac cycle of a (X, Y, T) mask: each detected ED with the first detected ES after it and
+    before the next ED; cycles whose EF is undefined (no such ES, no LV at ED) are left out."""
+    efs = []
+    for index, ed in enumerate(ed_frames):
+        next_ed = ed_frames[index + 1] if index + 1 < len(ed_frames) else mask.shape[-1]
+        es = next((f for f in es_frames if ed < f < next_ed), None)
+        ef = _volumes(mask, ed, es, spacing)[2]
+        if math.isfinite(ef):
+            efs.append(ef)
+    return efs
+
+
 @dataclass
 class ClinicalFigures:
     """What a clinic reads off a segmented video; volumes in mL (thousands of cubic pixels without spacing), EF in %."""
@@ -61,6 +74,17 @@ class ClinicalFigures:
     ef: float
     phase_fallback: bool
     notes: list[str] = field(default_factory=list)
+    cycle_efs: list[float] = field(default_factory=list)
+
+    @property
+    def ef_cycle_average(self) -> float:
+        """EF averaged over the detected cycles (EchoNet-Dynamic's beat-to-beat practice); NaN without a cycle."""
+        return float(np.mean(self.cycle_efs)) if self.cycle_efs else math.nan
+
+    @property
+    def volume_unit(self) -> str:
+        """``mL`` with a known pixel spacing, else ``kpx3`` (thousands of cubic pixels: never comparable to mL)."""
+        return "kpx3" if any("no pixel spacing" in note for note in self.notes) else "mL"
 
 
 def clinical_figures(
@@ -75,6 +99,8 @@ def clinical_figures(
     ED/ES are detected on the area curve (largest/smallest area of each cycle, :func:`detect_ed_es`); the volumes
     use ``ed_frame``/``es_frame`` when given (the reference frames), else the first detected ED and the first
     detected ES after it (the nearest ES when none follows). EF is NaN, with a note, when no LV is found at ED.
+    ``cycle_efs`` holds the EF of every detected cycle (:func:`cycle_ejection_fractions`), none when the phases are
+    a fallback (no full cycle).
     """
     mask = np.asarray(mask)
     pixel_spacing = None if spacing is None or any(math.isnan(float(s)) for s in spacing) else spacing
@@ -98,7 +124,11 @@ def clinical_figures(
         notes.append("no LV found at end-diastole: volumes and EF undefined")
     if pixel_spacing is None:
         notes.append("no pixel spacing: areas in pixels, volumes in pixel units, distances in pixels")
-    return ClinicalFigures(areas, phases.ed_frames, phases.es_frames, ed, es, edv, esv, ef, phases.fallback, notes)
+    cycles = ([], []) if phases.fallback else (phases.ed_frames, phases.es_frames)
+    cycle_efs = cycle_ejection_fractions(mask, *cycles, pixel_spacing)
+    return ClinicalFigures(
+        areas, phases.ed_frames, phases.es_frames, ed, es, edv, esv, ef, phases.fallback, notes, cycle_efs
+    )
 
 
 def score_video(
@@ -129,7 +159,9 @@ def score_video(
     Returns:
         :class:`VideoScores`. Summary keys: ``dice_semi``/``hd95_semi``/``assd_semi``, ``*_full``,
         ``inconsistency_rate``, ``mean_abs_d``, ``ed_detected``/``es_detected``, ``ed_error``/``es_error`` (frames),
-        ``phase_fallback``, ``edv_pred``/``esv_pred``/``ef_pred``, ``edv_ref``/``esv_ref``/``ef_ref``.
+        ``phase_fallback``, ``edv_pred``/``esv_pred``/``ef_pred`` (at the reference frames, else the first detected
+        cycle), ``ef_cycles_pred`` (averaged over the detected cycles) and ``cycles`` (their count),
+        ``edv_ref``/``esv_ref``/``ef_ref`` and ``volume_unit`` (``mL``, or ``kpx3`` without a pixel spacing).
     """
     pred = np.asarray(pred)
     frames = pred.shape[-1]
@@ -168,6 +200,8 @@ def score_video(
         summary[f"{phase}_error"] = float(nearest)
 
     summary["edv_pred"], summary["esv_pred"], summary["ef_pred"] = clinical.edv, clinical.esv, clinical.ef
+    summary["ef_cycles_pred"], summary["cycles"] = clinical.ef_cycle_average, len(clinical.cycle_efs)
+    summary["volume_unit"] = clinical.volume_unit
     reference_mask = label_full if label_full is not None else label
     if reference_mask is not None and ed_frame is not None and es_frame is not None:
         reference = _volumes(reference_mask, ed_frame, es_frame, pixel_spacing)
@@ -181,10 +215,17 @@ def summarise_videos(videos: list[VideoScores]) -> dict:
     """Dataset summary: frame-weighted means of the per-frame scores, temporal and clinical agreement.
 
     Clinical figures (bias = mean(pred - ref), ``sd``, ``mae``, Pearson ``r``) use only videos where both EFs are
-    defined; ``ef_missing`` counts the others (no LV found: EF undefined, never counted as 0).
+    defined; ``ef_missing`` counts the others (no LV found: EF undefined, never counted as 0). ``ef_cycles_*``
+    compares the cycle-averaged EF with the reference EF. Volumes of videos in different units (``volume_unit``
+    ``mixed``) are not aggregated.
     """
     units = {v.summary.get("distance_unit") for v in videos}
-    summary: dict = {"videos": len(videos), "distance_unit": units.pop() if len(units) == 1 else "mixed"}
+    volume_units = {v.summary.get("volume_unit") for v in videos}
+    summary: dict = {
+        "videos": len(videos),
+        "distance_unit": units.pop() if len(units) == 1 else "mixed",
+        "volume_unit": volume_units.pop() if len(volume_units) == 1 else "mixed",
+    }
     frame_keys = sorted(
         {key for v in videos for row in v.frames for key in row if key.split("_")[-1] in ("semi", "full")}
     )
@@ -192,8 +233,11 @@ def summarise_videos(videos: list[VideoScores]) -> dict:
         summary[key] = _nanmean([row.get(key, math.nan) for v in videos for row in v.frames])
     for key in ("inconsistency_rate", "mean_abs_d", "ed_error", "es_error"):
         summary[key] = _nanmean([v.summary.get(key, math.nan) for v in videos])
-    for quantity in ("ef", "edv", "esv"):
-        pairs = np.array([(v.summary[f"{quantity}_pred"], v.summary[f"{quantity}_ref"]) for v in videos], dtype=float)
+    for quantity, reference in (("ef", "ef"), ("ef_cycles", "ef"), ("edv", "edv"), ("esv", "esv")):
+        if quantity in ("edv", "esv") and summary["volume_unit"] == "mixed":
+            continue
+        pairs = [(v.summary.get(f"{quantity}_pred", math.nan), v.summary[f"{reference}_ref"]) for v in videos]
+        pairs = np.array(pairs, dtype=float)
         pairs = pairs[np.isfinite(pairs).all(axis=1)] if pairs.size else pairs.reshape(0, 2)
         error = pairs[:, 0] - pairs[:, 1]
         summary[f"{quantity}_bias"] = float(error.mean()) if error.size else math.nan
@@ -203,4 +247,5 @@ def summarise_videos(videos: list[VideoScores]) -> dict:
         summary[f"{quantity}_r"] = float(np.corrcoef(pairs[:, 0], pairs[:, 1])[0, 1]) if spread else math.nan
         summary[f"{quantity}_missing"] = len(videos) - int(error.size)
     summary["phase_fallbacks"] = int(sum(bool(v.summary.get("phase_fallback")) for v in videos))
+    summary["cycles_mean"] = _nanmean([v.summary.get("cycles", math.nan) for v in videos])
     return summary

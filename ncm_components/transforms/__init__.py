@@ -1,5 +1,6 @@
 """MONAI transforms and readers for echo videos: loading, clip sampling, sparse-label helpers and augmentation."""
 
+from .checks import CheckAnnotationsd, item_name
 from .fields import MissingFieldsAsNaNd
 from .integrity import IncompleteFileError, check_complete
 from .io import Video, VideoReadError, load_video, pixel_spacing, read_video, video_format, write_volume
@@ -11,6 +12,7 @@ from .video import LoadVideod, RandSectorDropoutd, RandSpeckleNoised, SampleClip
 __all__ = [
     "IGNORE_INDEX",
     "AnnotatedFramesd",
+    "CheckAnnotationsd",
     "EmptyFramesUnannotatedd",
     "IncompleteFileError",
     "LoadVideod",
@@ -30,6 +32,7 @@ __all__ = [
     "clip_indices",
     "load_video",
     "pixel_spacing",
+    "item_name",
     "read_video",
     "sparse_label",
     "video_format",

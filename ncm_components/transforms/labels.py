@@ -6,6 +6,7 @@ than half of its pixels carry the ignore value, which survives spatial augmentat
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
@@ -19,9 +20,12 @@ __all__ = [
     "sparse_label",
     "annotated_frames",
     "check_label_values",
+    "label_classes",
     "AnnotatedFramesd",
     "EmptyFramesUnannotatedd",
 ]
+
+logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = 255
 LV_CLASS = 1
@@ -59,6 +63,45 @@ def check_label_values(label: np.ndarray, num_classes: int, path: str = "label")
         raise ValueError(
             f"{path}: label values {bad} are outside the declared classes 0..{num_classes - 1} (and {IGNORE_INDEX})."
         )
+
+
+def label_classes(values: np.ndarray, num_classes: int | None, path: str = "label") -> np.ndarray:
+    """A label volume as read from its file (any dtype, (..., T)) -> uint8 classes, checked before any cast.
+
+    Values must be whole numbers in 0..num_classes-1 or 255 (not annotated); anything a cast would cut or wrap
+    (0.9999, 256, -1, NaN) raises ``ValueError`` naming ``path`` and the values. One rule reads a binary mask saved
+    as 0/255 (LV = 255, as many tools save masks): when the label holds only 0 and 255 and some frame holds both, 255
+    is the LV on those frames (a frame of 0 and 255 means nothing under the 255 = not annotated convention), and a
+    frame entirely 255 stays not annotated. ``num_classes`` None checks only that the values fit 0..255.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        finite = np.isfinite(values)
+        fractional = np.unique(values[finite & (values != np.round(values))])
+        if not finite.all() or fractional.size:
+            found = ([] if finite.all() else ["NaN/inf"]) + [f"{v:.6g}" for v in fractional[:5]]
+            raise ValueError(
+                f"{path}: label values must be whole class numbers; found {', '.join(found)} (a mask interpolated or "
+                "saved as float?). Round it to 0/1 (255 for frames not annotated) and save it as an integer mask."
+            )
+    present = np.unique(values)
+    outside = [v for v in present if not 0 <= v <= 255]
+    if outside:
+        raise ValueError(
+            f"{path}: label values {[int(v) for v in outside[:5]]} do not fit 0..255 (classes, 255 = not annotated); "
+            "a cast would wrap them. Save the mask with 0 = background and 1 = LV."
+        )
+    classes = values.astype(np.uint8)
+    if set(present.tolist()) == {0, IGNORE_INDEX} and num_classes is not None:
+        axes = tuple(range(classes.ndim - 1))
+        mixed = (classes == 0).any(axis=axes) & (classes == IGNORE_INDEX).any(axis=axes)
+        if mixed.any():
+            frames = classes[..., mixed]
+            classes[..., mixed] = np.where(frames == IGNORE_INDEX, LV_CLASS, frames)
+            logger.info(f"{path}: a 0/255 mask, read with 255 = LV on its {int(mixed.sum())} annotated frame(s)")
+    if num_classes is not None:
+        check_label_values(classes, num_classes, path)
+    return classes
 
 
 class AnnotatedFramesd(MapTransform):

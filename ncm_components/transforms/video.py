@@ -13,10 +13,12 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import torch
 from monai.config import KeysCollection
+from monai.data import MetaTensor
 from monai.transforms import MapTransform, RandomizableTransform
 
+from .checks import item_name
 from .io import load_video
-from .labels import annotated_frames, check_label_values
+from .labels import annotated_frames, label_classes
 
 __all__ = ["LoadVideod", "SampleClipd", "RandSpeckleNoised", "RandSectorDropoutd", "clip_indices", "CLIP_MODES"]
 
@@ -28,7 +30,8 @@ class LoadVideod(MapTransform):
 
     Args:
         keys: keys holding file paths.
-        label_keys: keys (among ``keys``) holding label volumes: loaded as uint8 and checked against ``num_classes``.
+        label_keys: keys (among ``keys``) holding label volumes: checked as stored, then uint8
+            (:func:`~.labels.label_classes`: whole values in the classes or 255; a 0/255 binary mask read by rule).
         num_classes: classes of the labels (255 = not annotated is always allowed); None skips the value check.
         reference_key: the video the labels must match in (X, Y, T).
         allow_missing_keys: skip keys absent from the item.
@@ -56,11 +59,10 @@ class LoadVideod(MapTransform):
         for key in self.key_iterator(d):
             if isinstance(d[key], torch.Tensor):
                 continue  # already loaded
-            if key in self.label_keys:
-                label = load_video(d[key], dtype=np.uint8)
-                if self.num_classes is not None:
-                    check_label_values(label.numpy(), self.num_classes, label.meta["filename_or_obj"])
-                d[key] = label
+            if key in self.label_keys:  # read as stored (float32 holds 0..255 exactly), checked, then uint8
+                label = load_video(d[key], dtype=np.float32)
+                classes = label_classes(label.numpy(), self.num_classes, label.meta["filename_or_obj"])
+                d[key] = MetaTensor(torch.from_numpy(classes), meta=label.meta)
             else:
                 d[key] = load_video(d[key], dtype=np.float32)
         reference = d.get(self.reference_key)
@@ -143,9 +145,7 @@ class SampleClipd(RandomizableTransform, MapTransform):
             annotated = np.nonzero(flags)[0]
             if annotated.size:
                 return int(annotated[0]), int(annotated[-1])
-        raise ValueError(
-            f"{d.get('image', 'item')}: no ED/ES frames ('{self.ed_key}', '{self.es_key}') and no annotated frames."
-        )
+        raise ValueError(f"{item_name(d)}: no ED/ES frames ('{self.ed_key}', '{self.es_key}') and no annotated frames.")
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
         d = dict(data)
@@ -155,7 +155,7 @@ class SampleClipd(RandomizableTransform, MapTransform):
         reference = next(d[k] for k in self.key_iterator(d))
         length = reference.shape[-1]
         if not (0 <= first < length and 0 <= last < length):
-            raise ValueError(f"{d.get('image', 'item')}: ED/ES frames {first}, {last} outside its {length} frames.")
+            raise ValueError(f"{item_name(d)}: ED/ES frames {first}, {last} outside its {length} frames.")
         mode = self.mode
         if mode == "mixed":  # no extra draw when anywhere_prob is 0: the other modes' random stream stays as it was
             anywhere = self.anywhere_prob > 0 and self.R.rand() < self.anywhere_prob
