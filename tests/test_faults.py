@@ -193,7 +193,7 @@ def test_one_corrupt_video_does_not_stop_inference(tmp_path):
     workflow.initialize()
     with pytest.raises(Exception) as error:
         workflow.run()
-    assert "1 of 3 videos could not be read" in _chain(error.value)
+    assert "1 of 3 videos could not be segmented" in _chain(error.value)
     out = tmp_path / "out"
     predictions = (out / "predictions.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in predictions[1:]] == ["a_good", "c_good"]  # each once, in order
@@ -211,7 +211,7 @@ def test_inference_cli_exits_non_zero_when_a_video_failed(tmp_path):
     result = subprocess.run(
         bundle_command([INFERENCE], overrides), cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True
     )
-    assert result.returncode != 0 and "could not be read" in result.stderr
+    assert result.returncode != 0 and "could not be segmented" in result.stderr
     assert "broken.avi" in (tmp_path / "out" / "failures.csv").read_text()
 
 

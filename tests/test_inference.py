@@ -121,7 +121,9 @@ def test_inference_bad_inputs_name_what_to_fix(input_videos, random_weights, tmp
     inputs, _, _ = input_videos
     broken = tmp_path / "broken.avi"
     broken.write_bytes(b"not a video")
-    _fails_with(_inference(_overrides(broken, random_weights, tmp_path / "a")).run, "1 of 1 videos could not be read")
+    _fails_with(
+        _inference(_overrides(broken, random_weights, tmp_path / "a")).run, "1 of 1 videos could not be segmented"
+    )
     assert "OpenCV cannot open" in (tmp_path / "a" / "failures.csv").read_text()
     _fails_with(
         _inference(_overrides(inputs / "clip.avi", tmp_path / "absent.pt", tmp_path / "b")).run,

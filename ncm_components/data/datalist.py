@@ -21,12 +21,16 @@ PATH_KEYS = ("image", "label", "label_full")
 logger = logging.getLogger(__name__)
 
 
-def load_datalist(path: str | Path, split: str = "training", required: bool = False) -> list[dict]:
-    """Items of one split with absolute ``image``/``label``/``label_full`` paths.
+def load_datalist(
+    path: str | Path, split: str = "training", required: bool = False, labelled: bool = False
+) -> list[dict]:
+    """Items of one split with absolute ``image``/``label``/``label_full`` paths; ``labelled``: every item must have
+    a reference (``label`` or ``label_full``), as evaluation needs.
 
     Raises:
         FileNotFoundError: no such file. ValueError: not valid JSON, not a datalist, no such split, an item that is
-        not an object with an ``image`` path, or (``required``) an empty split; each message names the file.
+        not an object with an ``image`` path, (``required``) an empty split, or (``labelled``) an item without a
+        reference; each message names the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -43,7 +47,10 @@ def load_datalist(path: str | Path, split: str = "training", required: bool = Fa
     if split not in content:
         raise ValueError(f"{path}: no '{split}' split; it has {sorted(k for k in content if k in SPLITS)}.")
     if not isinstance(content[split], list) or (required and not content[split]):
-        raise ValueError(f"{path}: the '{split}' split has no items; add some (a converter writes them) to use it.")
+        raise ValueError(
+            f"{path}: the '{split}' split has no items; add some (a converter of a labelled release writes them) to "
+            "use it. Videos without labels (a DICOM export) are for inference.yaml."
+        )
     resolved = []
     for index, item in enumerate(content[split]):
         if not isinstance(item, dict) or not isinstance(item.get("image"), str):
@@ -51,6 +58,12 @@ def load_datalist(path: str | Path, split: str = "training", required: bool = Fa
             raise ValueError(
                 f"{path}: item {index} of '{split}' is {found}; every item is an object with an \"image\" path "
                 '(e.g. {"image": "videos/a.nii.gz", "label": "labels/a.nii.gz", "ed_frame": 0, "es_frame": 12}).'
+            )
+        if labelled and not any(isinstance(item.get(key), str) for key in ("label", "label_full")):
+            raise ValueError(
+                f"{path}: item {index} of '{split}' ({item['image']}) has no reference label ('label' or "
+                "'label_full'): evaluate.yaml scores against references. Segment videos without labels with "
+                "inference.yaml."
             )
         item = dict(item)
         for key in PATH_KEYS:

@@ -16,6 +16,8 @@ from monai.data import CacheDataset
 from monai.transforms import apply_transform
 from torch.utils.data import IterableDataset
 
+from ..transforms.integrity import VideoReadError
+
 __all__ = ["BadItemError", "EchoCacheDataset", "VideoStream"]
 
 logger = logging.getLogger(__name__)
@@ -26,10 +28,14 @@ class BadItemError(RuntimeError):
 
 
 def _root_cause(error: BaseException) -> BaseException:
-    """The innermost exception of a chain (MONAI wraps transform errors in ``RuntimeError``s)."""
-    while error.__cause__ is not None:
-        error = error.__cause__
-    return error
+    """The exception that says what is wrong: the outermost of this project's own in a chain (its messages name the
+    file and the problem, e.g. "the file is truncated", over the library error beneath), else the innermost (MONAI
+    wraps transform errors in ``RuntimeError``s)."""
+    chain = [error]
+    while chain[-1].__cause__ is not None:
+        chain.append(chain[-1].__cause__)
+    own = [e for e in chain if type(e).__module__.startswith("ncm_components") or isinstance(e, VideoReadError)]
+    return own[0] if own else chain[-1]
 
 
 class EchoCacheDataset(CacheDataset):
@@ -98,7 +104,7 @@ class VideoStream(IterableDataset):
     process).
 
     Args:
-        data: items (dicts with an ``"image"`` path).
+        data: items (dicts with an ``"image"`` path; one with ``"skipped"``, the reason, is listed unread).
         transform: a MONAI ``Compose`` (loading first).
 
     Attributes:
@@ -123,6 +129,10 @@ class VideoStream(IterableDataset):
             if index in self._served:
                 continue
             self._served.add(index)
+            if isinstance(item, dict) and "skipped" in item:  # listed by the source: nothing to read
+                self.failures.append((str(item.get("image")), str(item["skipped"])))
+                logger.error(f"skipped {item.get('image')}: {item['skipped']}")
+                continue
             try:
                 yield apply_transform(self.transform, item)
             except Exception as error:  # recorded and skipped: the other videos still run

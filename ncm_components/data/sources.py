@@ -8,9 +8,11 @@ or a team wrote, holding ``datalist.json``. When it is empty or null, the synthe
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from ..transforms.io import VIDEO_SUFFIXES, is_dicom_file
+from .atomic import PARTIAL_PREFIX
 from .datalist import SPLITS, load_datalist
 from .synthetic import generate_dataset
 
@@ -60,11 +62,41 @@ def resolve_datalist(
     return str(path)
 
 
+RESULTS_MARKER = "predictions.csv"
+"""A folder holding it is an inference run's results: never read as input (its masks are not videos)."""
+
+
 def _is_video_file(path: Path) -> bool:
     name = path.name.lower()
-    if any(name.endswith(suffix) for suffix in VIDEO_SUFFIXES):
-        return not name.endswith("_gt.nii.gz") and not name.endswith("_gt.mhd")
+    if name.startswith(PARTIAL_PREFIX):
+        return False  # a file a killed run of this project left half written
+    for suffix in VIDEO_SUFFIXES:
+        if name.endswith(suffix):
+            return not name[: -len(suffix)].endswith("_gt")  # CAMUS ground truth, in any of its formats
     return is_dicom_file(path)
+
+
+def _folder_videos(root: Path) -> list[dict]:
+    """Every video under ``root``, following symbolic links (each real folder once), sorted; a link that leads
+    nowhere is an item with ``skipped`` (the reason), listed by inference; result folders of an earlier run
+    (holding ``predictions.csv``) are left out, with a log line."""
+    items, seen = [], set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen or (Path(folder) / RESULTS_MARKER).is_file():
+            if real not in seen:
+                logger.info(f"not reading {folder}: it holds the results of an inference run ({RESULTS_MARKER})")
+            subfolders.clear()
+            continue
+        seen.add(real)
+        subfolders.sort()
+        for name in files:
+            path = Path(folder) / name
+            if path.is_symlink() and not path.exists():
+                items.append({"image": str(path), "skipped": "a symbolic link to nothing (its target is gone)"})
+            elif path.is_file() and _is_video_file(path):
+                items.append({"image": str(path)})
+    return sorted(items, key=lambda item: item["image"])
 
 
 def list_inputs(
@@ -73,7 +105,8 @@ def list_inputs(
     """Inference items ``[{"image": path, ...}]`` from a folder, a file, a list of files or a datalist.
 
     Args:
-        source: a folder (every supported video in it, recursively, ``*_gt`` label files excluded), one video file,
+        source: a folder (every supported video in it, recursively through symbolic links; ``*_gt`` label files,
+            result folders and half-written files excluded; dangling links as ``skipped`` items), one video file,
             a list of video files, or a ``.json`` datalist (its ``split`` items keep ``patient``, ``view``,
             ``ed_frame`` and ``es_frame``, which enable biplane volumes and ED/ES errors). Empty or None: the test
             videos of the built-in synthetic data (generated on first use).
@@ -95,8 +128,8 @@ def list_inputs(
     if path.is_file():
         return [{"image": str(path)}]
     if path.is_dir():
-        videos = sorted(p for p in path.rglob("*") if p.is_file() and _is_video_file(p))
-        if not videos:
+        items = _folder_videos(path)
+        if not items:
             raise FileNotFoundError(f"{path}: no video files ({', '.join(sorted(VIDEO_SUFFIXES))} or DICOM) found.")
-        return [{"image": str(video)} for video in videos]
+        return items
     raise FileNotFoundError(f"{path}: no such file or folder to segment.")

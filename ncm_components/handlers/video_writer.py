@@ -3,9 +3,10 @@
 Per video ``<name>`` in ``output_dir``: ``<name>_mask.nii.gz`` (exactly the input's size and affine: it overlays the
 video voxel for voxel in any viewer; spacing units as the input's, unknown when the input's are),
 ``<name>_areas.csv``, ``<name>_overlay.mp4`` (or ``.gif``) and ``<name>_summary.png``. For the whole run:
-``predictions.csv`` (one row per video), ``failures.csv`` (file and error of every video that could not be read,
-when any) and, when the inputs name a ``patient`` and a ``view`` (2CH/4CH), ``patients.csv`` with biplane volumes.
-Every file is written atomically. When any video failed, the run ends with :class:`InferenceFailures` (a non-zero
+``predictions.csv`` (one row per video, rewritten after each), ``failures.csv`` (file and problem of every input
+that could not be segmented or was skipped, when any) and, when the inputs name a ``patient`` and a ``view``
+(2CH/4CH), ``patients.csv`` with biplane volumes. Output names are unique and never another input's own name
+(:func:`output_names`). Every file is written atomically. When any video failed, the run ends with :class:`InferenceFailures` (a non-zero
 exit) after writing the results of all the others.
 """
 
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
-from ..data.atomic import check_output_dir, write_text_atomic
+from ..data.atomic import check_output_dir, remove_partial_files, write_text_atomic
 from ..metrics.clinical import ejection_fraction, volume_biplane
 from ..metrics.video import ClinicalFigures, clinical_figures
 from ..transforms.io import VIDEO_SUFFIXES, write_volume
@@ -33,17 +35,69 @@ __all__ = ["VideoResultsWriter", "InferenceFailures", "check_output_dir"]
 logger = logging.getLogger(__name__)
 
 
-def _video_name(path: str) -> str:
-    """The file name without its video suffix (``.nii.gz``, ``.avi``...)."""
+def printable(text: str) -> str:
+    """A path as text any file or figure takes: bytes that were not UTF-8 in the file system shown as ``\\xNN``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _split_suffix(path: str) -> tuple[str, str]:
+    """(file name without its video suffix, the suffix): ``a.nii.gz`` -> (``a``, ``.nii.gz``)."""
     name = Path(path).name
     for suffix in sorted(VIDEO_SUFFIXES, key=len, reverse=True):
         if name.lower().endswith(suffix):
-            return name[: -len(suffix)] or "video"
-    return name
+            return name[: -len(suffix)] or "video", name[-len(suffix) :]
+    return name, ""
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^\w.+-]", "_", printable(text).replace("\\x", "x"))
+
+
+def _video_name(path: str) -> str:
+    """The file name without its video suffix (``.nii.gz``, ``.avi``...), in characters safe in any file name."""
+    return _safe(_split_suffix(path)[0])
+
+
+def output_names(sources: list[str]) -> dict[str, str]:
+    """A unique result name for every input, never one that another input's own name has.
+
+    The file name without its suffix, where no other input shares it; inputs that share one keep their format in
+    it (``a.avi`` -> ``a_avi``, ``a.nii.gz`` -> ``a_nii_gz``), then their folder (``b/x.nii.gz`` -> ``b_x_nii_gz``),
+    then a number. ``predictions.csv`` also records each name's input.
+    """
+    stems = [_video_name(source) for source in sources]
+    shared = {stem for stem in stems if stems.count(stem) > 1}
+    reserved, names, used = set(stems), {}, set()
+    for source, stem in zip(sources, stems):
+        suffix = _safe(_split_suffix(source)[1]).strip(".").replace(".", "_")
+        name = f"{stem}_{suffix}" if stem in shared and suffix else stem
+        if name in used or (name != stem and name in reserved):
+            name = f"{_safe(Path(source).parent.name)}_{name}"
+        base, number = name, 2
+        while name in used or (name != stem and name in reserved):
+            name, number = f"{base}_{number}", number + 1
+        used.add(name)
+        names[source] = name
+    return names
+
+
+RUN_FILES = ("predictions.csv", "failures.csv", "patients.csv")
+"""The files of a whole run: an earlier run's are removed when a run starts in the same folder (``--overwrite``)."""
+
+
+def _refuse_inputs_in_output(output_dir: Path, sources: list[str]) -> None:
+    """Raise ``FileExistsError`` when the output folder holds inputs: results would replace or mix with them."""
+    folder = output_dir.resolve()
+    inside = [source for source in sources if Path(source).resolve().parent == folder]
+    if inside:
+        raise FileExistsError(
+            f"{output_dir}: the output folder holds the inputs ({printable(inside[0])}...): results there would "
+            "replace inputs or be read as videos by the next run. Choose another --output_dir."
+        )
 
 
 class InferenceFailures(RuntimeError):
-    """Some videos of an inference run could not be read; the message says how many and where they are listed."""
+    """Some inputs of an inference run could not be segmented; the message says how many and where they are listed."""
 
 
 class VideoResultsWriter:
@@ -88,26 +142,48 @@ class VideoResultsWriter:
         engine.add_event_handler(Events.COMPLETED, self.completed)
 
     def started(self, engine: Engine) -> None:
+        sources = [str(item.get("image")) for item in self.stream.data] if self.stream is not None else []
+        _refuse_inputs_in_output(self.output_dir, sources)
         check_output_dir(self.output_dir, self.overwrite)
-        self.rows, self.views = [], {}
+        for stale in [*(self.output_dir / name for name in RUN_FILES), *remove_partial_files(self.output_dir)]:
+            stale.unlink(missing_ok=True)  # an earlier run's lists (and files a killed run left half written)
+        self.rows, self.views, self.failures = [], {}, []
+        self.names = output_names(sources)
         if self.stream is not None:
             self.stream.reset()
 
     def iteration_completed(self, engine: Engine) -> None:
+        """Write each video's results; a video whose results cannot be made is listed in ``failures.csv`` (its
+        partial files removed) and the run goes on. ``predictions.csv`` is rewritten after every video, so a run
+        that stops keeps the rows of the videos done."""
         for output, item in processed_items(engine):
-            self.rows.append(self.write_video(output["pred"], item))
+            source = video_meta(item[self.image_key])[0]
+            written: list[Path] = []
+            try:
+                self.rows.append(self.write_video(output["pred"], item, written))
+            except Exception as error:  # listed, not fatal: the other videos still get their results
+                for path in written:
+                    path.unlink(missing_ok=True)
+                message = str(error).rstrip(".")
+                if isinstance(error, OSError) and error.strerror:
+                    message = f"{self.output_dir}: cannot write its results ({error.strerror})"
+                self.failures.append((printable(source), message))
+                logger.error(f"{printable(source)}: no results: {message}")
+            write_text_atomic(self.output_dir / "predictions.csv", rows_to_csv(self.rows))
 
     def _unique_name(self, source: str) -> str:
-        name = _video_name(source)
+        if source in self.names:
+            return self.names[source]
         taken = {row["name"] for row in self.rows}
-        candidate, index = name, 1
+        name, candidate, index = _video_name(source), _video_name(source), 1
         while candidate in taken:
             index += 1
             candidate = f"{name}_{index}"
         return candidate
 
-    def write_video(self, pred: torch.Tensor, item: dict) -> dict:
-        """Write one video's files; returns its ``predictions.csv`` row."""
+    def write_video(self, pred: torch.Tensor, item: dict, written: list[Path] | None = None) -> dict:
+        """Write one video's files (their paths appended to ``written``); returns its ``predictions.csv`` row."""
+        written = [] if written is None else written
         video = item[self.image_key]
         source, spacing, fps = video_meta(video)
         classes = as_volume(pred).astype(np.uint8)  # X x Y x T, the input's layout
@@ -115,7 +191,18 @@ class VideoResultsWriter:
         if classes.shape != frames.shape:
             raise ValueError(f"{source}: prediction {classes.shape} does not match the video {frames.shape}.")
         name = self._unique_name(source)
-        figures = clinical_figures(classes, spacing, fps, frame_index(item, "ed_frame"), frame_index(item, "es_frame"))
+        parts = ("mask.nii.gz", "areas.csv", f"overlay.{self.overlay_format}", "summary.png")
+        written.extend(self.output_dir / f"{name}_{part}" for part in parts)
+        reference, notes = {}, []
+        for key in ("ed_frame", "es_frame"):
+            reference[key] = frame_index(item, key)
+            if reference[key] is not None and not 0 <= reference[key] < classes.shape[-1]:
+                notes.append(
+                    f"{key} {reference[key]} of the datalist is outside the {classes.shape[-1]} frames: ignored"
+                )
+                reference[key] = None
+        figures = clinical_figures(classes, spacing, fps, reference["ed_frame"], reference["es_frame"])
+        figures.notes[:0] = notes
 
         mask = classes if self.save_all_classes else (classes == LV_CLASS).astype(np.uint8)
         meta = video.meta
@@ -141,7 +228,7 @@ class VideoResultsWriter:
             area_unit="mm²" if area_unit == "mm2" else "px²",
         )
         self._remember_view(item, classes, spacing, figures)
-        return self._row(name, source, classes.shape[-1], fps, spacing, figures)
+        return self._row(name, printable(source), classes.shape[-1], fps, spacing, figures)
 
     def _remember_view(self, item: dict, classes: np.ndarray, spacing, figures: ClinicalFigures) -> None:
         patient, view = item_value(item, "patient"), item_value(item, "view")
@@ -185,14 +272,15 @@ class VideoResultsWriter:
         if patients:
             write_text_atomic(self.output_dir / "patients.csv", rows_to_csv(patients))
         logger.info(f"wrote results of {len(self.rows)} videos to {self.output_dir}")
-        failures = list(self.stream.failures) if self.stream is not None else []
+        failures = [(printable(source), error) for source, error in (self.stream.failures if self.stream else [])]
+        failures += self.failures
         if failures:
             rows = [{"input": source, "error": error} for source, error in failures]
             write_text_atomic(self.output_dir / "failures.csv", rows_to_csv(rows))
             total = len(self.rows) + len(failures)
             raise InferenceFailures(
-                f"{len(failures)} of {total} videos could not be read (listed with their errors in "
-                f"{self.output_dir / 'failures.csv'}); the other {len(self.rows)} were segmented."
+                f"{len(failures)} of {total} videos could not be segmented (listed with their errors in "
+                f"{self.output_dir / 'failures.csv'}); the other {len(self.rows)} were."
             )
 
 

@@ -14,9 +14,13 @@ import numpy as np
 import torch
 from monai.transforms import Transform
 
+from .integrity import VideoReadError
 from .labels import annotated_frames
 
-__all__ = ["item_name", "CheckAnnotationsd"]
+__all__ = ["item_name", "check_video", "CheckAnnotationsd", "MIN_VIDEO_SIZE"]
+
+MIN_VIDEO_SIZE = 8
+"""Fewest pixels along X and Y of a video to segment (the network downsamples 8 times); T must be at least 2."""
 
 
 def item_name(d: Mapping, key: str = "image") -> str:
@@ -25,6 +29,25 @@ def item_name(d: Mapping, key: str = "image") -> str:
     if isinstance(value, torch.Tensor):
         return str(getattr(value, "meta", {}).get("filename_or_obj", "an item of the datalist"))
     return str(value) if isinstance(value, (str, bytes)) or value is not None else "an item of the datalist"
+
+
+def check_video(video: torch.Tensor, name: str) -> None:
+    """Raise ``VideoReadError`` naming ``name`` when a loaded (1, X, Y, T) video holds NaN/inf values (one such voxel
+    gives an EF of 100 % or an empty mask downstream), is smaller than ``MIN_VIDEO_SIZE`` pixels or has one frame."""
+    _, width, height, frames = video.shape
+    if width < MIN_VIDEO_SIZE or height < MIN_VIDEO_SIZE:
+        raise VideoReadError(
+            f"{name}: {width} x {height} pixels is too small to segment (at least {MIN_VIDEO_SIZE} x {MIN_VIDEO_SIZE})."
+        )
+    if frames < 2:
+        raise VideoReadError(f"{name}: a single frame; NCM-Net segments videos (at least 2 frames, ED to ES).")
+    if video.is_floating_point():
+        bad = int((~torch.isfinite(video)).sum())
+        if bad:
+            raise VideoReadError(
+                f"{name}: {bad} voxel(s) are NaN or infinite; the video cannot be measured. Re-export it, or replace "
+                "them (e.g. numpy.nan_to_num) and run again."
+            )
 
 
 class CheckAnnotationsd(Transform):

@@ -41,8 +41,18 @@ __all__ = [
     "VIDEO_SUFFIXES",
 ]
 
-VIDEO_SUFFIXES = {".nii": "nifti", ".nii.gz": "nifti", ".mhd": "mhd", ".avi": "video", ".mp4": "video", ".dcm": "dicom"}
+VIDEO_SUFFIXES = {
+    ".nii": "nifti",
+    ".nii.gz": "nifti",
+    ".mhd": "mhd",
+    ".mha": "mhd",  # MetaImage in one file, read by SimpleITK as .mhd is
+    ".nrrd": "mhd",  # NRRD, read by SimpleITK
+    ".avi": "video",
+    ".mp4": "video",
+    ".dcm": "dicom",
+}
 _READERS = {"nifti": NibabelReader, "mhd": MetaImageReader, "video": VideoFileReader, "dicom": UltrasoundDicomReader}
+logger = logging.getLogger(__name__)
 _NIFTI_SPACE_UNITS_MM = {1: 1000.0, 2: 1.0, 3: 0.001}  # NIfTI xyzt_units codes: metre, millimetre, micron
 _NIFTI_MM_MSEC = 2 | 16  # xyzt_units: mm and ms
 
@@ -99,14 +109,38 @@ def _loader(dtype) -> LoadImage:
         plugin_log.setLevel(level)
 
 
+def _one_channel(image: MetaTensor, path: Path) -> tuple[MetaTensor, bool]:
+    """A 4-D file, which MONAI loads with its last axis as channels (C, X, Y, Z), as one video (1, X, Y, T) by rule:
+    (X, Y, 1, T) -> the singleton axis dropped, the last axis is time; (X, Y, T, 3 or 4) RGB(A) -> grey, the mean
+    of R, G and B (as the AVI and DICOM readers do). Anything else is refused, naming the file. Also returns whether
+    the third spacing of the affine is the frame time (False after a singleton axis was dropped)."""
+    channels = image.shape[0]
+    if channels == 1:
+        return image, True
+    if image.shape[-1] == 1:
+        logger.info(f"{path}: read as (X, Y, T): its singleton third axis dropped, the fourth is time")
+        return image.permute(3, 1, 2, 0), False
+    if channels in (3, 4):
+        logger.info(f"{path}: RGB frames read as grey levels (mean of R, G and B)")
+        return image[:3].mean(dim=0, keepdim=True), True
+    file_shape = tuple(image.shape[1:]) + (channels,)
+    raise VideoReadError(
+        f"{path}: a 4-D file of shape {file_shape} is not a video (X, Y, T); (X, Y, 1, T) and RGB (X, Y, T, 3) are "
+        "read by rule. Save one video per file as (X, Y, T)."
+    )
+
+
 def load_video(path: str | Path, dtype=np.float32) -> MetaTensor:
     """Load any supported file as MONAI's ``LoadImage`` does: a MetaTensor (1, X, Y, T), T >= 1.
 
     Meta: MONAI's (``affine``, ``original_affine``, ``spatial_shape``, ``filename_or_obj``...) plus
     ``spacing_known`` (bool), ``pixel_spacing`` (x, y) in mm (NaN when unknown) and ``fps`` (NaN when unknown).
 
+    A 4-D file of one of two layouts is read by rule (:func:`_one_channel`): (X, Y, 1, T) and RGB (X, Y, T, 3).
+
     Raises:
-        VideoReadError: missing, truncated or unreadable file, or zero frames; the message names the file.
+        VideoReadError: missing, truncated or unreadable file, zero frames, or a 4-D layout that is not a video; the
+        message names the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -124,13 +158,14 @@ def load_video(path: str | Path, dtype=np.float32) -> MetaTensor:
         image = image.unsqueeze(-1)
     if image.dim() != 4 or image.shape[-1] == 0 or image.numel() == 0:
         raise VideoReadError(f"{path}: expected a 2D image or a 2D+time volume, got shape {tuple(image.shape)}.")
+    image, time_from_affine = _one_channel(image, path)
     meta = image.meta
     affine = np.asarray(meta["affine"], dtype=np.float64)
     known, scale = _nifti_units(meta) if kind == "nifti" else (bool(meta.get("spacing_known", True)), 1.0)
     spacing = np.linalg.norm(affine[:3, :2], axis=0) * scale
     meta["spacing_known"] = known
     meta["pixel_spacing"] = torch.as_tensor(spacing if known else [math.nan, math.nan], dtype=torch.float64)
-    if kind == "nifti":
+    if kind == "nifti" and time_from_affine:
         meta["fps"] = frame_time_to_fps(float(np.linalg.norm(affine[:3, 2])), int(image.shape[-1]))
     meta["fps"] = float(meta.get("fps", math.nan))
     meta["filename_or_obj"] = str(path)

@@ -152,13 +152,18 @@ class UltrasoundDicomReader(ImageReader):
 
 
 def _dicom_spacing(dataset) -> tuple[tuple[float, float], bool]:
-    """((x, y) pixel spacing in mm, known): ultrasound region calibration (cm) first, then PixelSpacing."""
+    """((x, y) pixel spacing in mm, known): ultrasound region calibration (cm) first, then PixelSpacing. A
+    calibration of zero, negative or non-finite size is no calibration: the next source, else unknown (pixels)."""
+    candidates = []
     for region in dataset.get("SequenceOfUltrasoundRegions", []):
         if region.get("PhysicalUnitsXDirection") == 3 and region.get("PhysicalUnitsYDirection") == 3:  # 3 = cm
-            return (abs(float(region.PhysicalDeltaX)) * 10.0, abs(float(region.PhysicalDeltaY)) * 10.0), True
+            candidates.append((abs(float(region.PhysicalDeltaX)) * 10.0, abs(float(region.PhysicalDeltaY)) * 10.0))
     if "PixelSpacing" in dataset:
         row, column = dataset.PixelSpacing  # DICOM: (between rows, between columns)
-        return (float(column), float(row)), True
+        candidates.append((float(column), float(row)))
+    for spacing in candidates:
+        if all(math.isfinite(value) and value > 0 for value in spacing):
+            return spacing, True
     return (1.0, 1.0), False
 
 

@@ -16,7 +16,7 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform, RandomizableTransform
 
-from .checks import item_name
+from .checks import check_video, item_name
 from .io import load_video
 from .labels import annotated_frames, label_classes
 
@@ -37,8 +37,9 @@ class LoadVideod(MapTransform):
         allow_missing_keys: skip keys absent from the item.
 
     Raises:
-        VideoReadError / ValueError: missing, truncated or unreadable files, zero frames, label values outside the
-        classes, a label whose shape or frame count differs from the video; each message names the file.
+        VideoReadError / ValueError: missing, truncated or unreadable files, a video with NaN/inf values, smaller
+        than 8 x 8 pixels or of one frame (:func:`~.checks.check_video`), label values outside the classes, a label
+        whose shape or frame count differs from the video; each message names the file.
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class LoadVideod(MapTransform):
                 d[key] = MetaTensor(torch.from_numpy(classes), meta=label.meta)
             else:
                 d[key] = load_video(d[key], dtype=np.float32)
+                check_video(d[key], d[key].meta["filename_or_obj"])
         reference = d.get(self.reference_key)
         for key in self.label_keys:
             if key in d and isinstance(d[key], torch.Tensor) and isinstance(reference, torch.Tensor):
