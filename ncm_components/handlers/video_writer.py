@@ -6,8 +6,8 @@ video voxel for voxel in any viewer; spacing units as the input's, unknown when 
 ``predictions.csv`` (one row per video, rewritten after each), ``failures.csv`` (file and problem of every input
 that could not be segmented or was skipped, when any) and, when the inputs name a ``patient`` and a ``view``
 (2CH/4CH), ``patients.csv`` with biplane volumes. Output names are unique and never another input's own name
-(:func:`output_names`). Every file is written atomically. When any video failed, the run ends with :class:`InferenceFailures` (a non-zero
-exit) after writing the results of all the others.
+(:func:`output_names`). Every file is written atomically. When any video failed, the run ends with
+:class:`InferenceFailures` (a non-zero exit) after writing the results of all the others.
 """
 
 from __future__ import annotations
