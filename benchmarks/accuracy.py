@@ -13,6 +13,7 @@ N runs at a time, each in its own process with its log in ``out/logs/``: a small
     python benchmarks/accuracy.py --out .cache/accuracy --reevaluate   # score trained runs by a changed evaluate.yaml
     python benchmarks/accuracy.py --out .cache/accuracy --table-only --paired "NCM-Net small"   # paired by video
     python benchmarks/accuracy.py --out .cache/accuracy --table-only --paired "NCM-Net small" --by quality
+    python benchmarks/accuracy.py --out .cache/accuracy --table-only --paired "NCM-Net small" --clinical  # EF, ED/ES
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ def evaluate_trained(
         "seed": seed,
         "image_size": args.image_size,
         "eval_extra_transforms": list(extra),
+        "overwrite": True,  # a re-evaluation replaces the earlier one's results
     }
     run_workflow([str(args.configs / "train.yaml"), str(args.configs / "evaluate.yaml")], overrides)
     summary = json.loads((run_dir / output / "summary.json").read_text())
@@ -316,6 +318,45 @@ def paired_table(rows: list[dict], out: Path, reference: str, groups: dict[str, 
     return "\n".join(lines)
 
 
+CLINICAL_ERRORS = {  # per-video error of a clinical figure, from a row of eval/videos.csv (lower is better)
+    "EF abs. error": lambda row: abs(float(row["ef_pred"]) - float(row["ef_ref"])),
+    "EF error": lambda row: float(row["ef_pred"]) - float(row["ef_ref"]),
+    "ED frame error": lambda row: float(row["ed_error"]),
+    "ES frame error": lambda row: float(row["es_error"]),
+    "inconsistent frames (%)": lambda row: 100 * float(row["inconsistency_rate"]),
+}
+
+
+def paired_clinical_table(rows: list[dict], out: Path, reference: str) -> str:
+    """Markdown table: every other model minus ``reference``, same seed and video, for each clinical error of
+    :data:`CLINICAL_ERRORS` (positive: ``reference`` has the smaller error, except for the signed EF error), as the
+    mean over seeds of each seed's mean paired difference with its 95 % interval over seeds."""
+    lines = ["| other minus " + reference + " | seeds | " + " | ".join(CLINICAL_ERRORS) + " |",
+             "|" + "---|" * (2 + len(CLINICAL_ERRORS))]  # fmt: skip
+    for name in dict.fromkeys(row["model"] for row in rows if row["model"] != reference):
+        seeds = shared_seeds(rows, reference, name)
+        if not seeds:
+            continue
+        cells = []
+        for error in CLINICAL_ERRORS.values():
+            seed_means = []
+            for seed in seeds:
+                ours, theirs = (_video_rows(run_dir(out, model, seed)) for model in (reference, name))
+                paired = [error(theirs[video]) - error(ours[video]) for video in ours if video in theirs]
+                paired = [value for value in paired if math.isfinite(value)]
+                seed_means.append(statistics.fmean(paired))
+            centre, low, high = seed_interval(seed_means)
+            cells.append(f"{centre:+.2f} [{low:+.2f}, {high:+.2f}]")
+        lines.append(f"| {name} | {len(seeds)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=None)
+def _video_rows(run: Path) -> dict[str, dict[str, str]]:
+    with open(run / "eval" / "videos.csv") as f:
+        return {row["video"]: row for row in csv.DictReader(f)}
+
+
 def _paired_cell(differences: list[float]) -> str:
     """Mean difference in Dice points, and how many are positive, e.g. ``+0.21 (26/50)``."""
     return f"{100 * statistics.fmean(differences):+.2f} ({sum(d > 0 for d in differences)}/{len(differences)})"
@@ -399,6 +440,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--amp", action="store_true", help="train with the bundle's mixed precision (GPU)")
     parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
     parser.add_argument("--paired", metavar="MODEL", help="with --table-only: MODEL minus each other model, by video")
+    parser.add_argument("--clinical", action="store_true", help="with --paired: EF and ED/ES errors, not Dice")
     parser.add_argument("--by", metavar="FIELD", help="with --paired: split by a test-datalist field (quality, view)")
     parser.add_argument("--perturb", choices=sorted(PERTURBATIONS), help="re-evaluate trained runs under this")
     parser.add_argument("--strength", type=float, default=0.8, help="strength of --perturb")
@@ -413,7 +455,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = json.loads(results_file.read_text()) if results_file.is_file() else []
     if args.table_only:
         groups = video_groups(data_dir / "datalist.json", args.by) if args.by else None
-        print(paired_table(rows, out, args.paired, groups) if args.paired else table(rows))
+        if args.paired and args.clinical:
+            print(paired_clinical_table(rows, out, args.paired))
+        else:
+            print(paired_table(rows, out, args.paired, groups) if args.paired else table(rows))
         return
     args.configs = snapshot_configs(out)
     if args.reevaluate:

@@ -52,7 +52,8 @@ def prepare_data(out: Path, videos: int, seed: int, labelled: list[int]) -> dict
 
 
 def evaluate(datalist: Path, ckpt_dir: Path, output_dir: Path) -> dict:
-    overrides = {"dataset_dir": str(datalist), "ckpt_dir": str(ckpt_dir), "output_dir": str(output_dir)}
+    overrides = {"dataset_dir": str(datalist), "ckpt_dir": str(ckpt_dir), "output_dir": str(output_dir),
+                 "overwrite": True}  # fmt: skip
     run_workflow([str(CONFIGS / "train.yaml"), str(CONFIGS / "evaluate.yaml")], overrides)
     return json.loads((output_dir / "summary.json").read_text())
 

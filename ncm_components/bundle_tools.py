@@ -187,10 +187,14 @@ def export_bundle(
     if not (BUNDLE_SOURCE / "configs").is_dir():
         raise FileNotFoundError(f"{BUNDLE_SOURCE}: bundle sources not found; run the export from a source checkout.")
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir}: is a file; --out names the folder the bundle and its zip are written to.")
     folder = out_dir / BUNDLE_NAME
-    if folder.exists() and not overwrite:
-        raise FileExistsError(f"{folder}: already exists; remove it or pass --overwrite.")
     metadata = check_metadata(BUNDLE_SOURCE / "configs" / "metadata.json", schema_file)
+    zip_file = out_dir / f"{BUNDLE_NAME}_v{metadata['version']}.zip"
+    for existing in (folder, zip_file):
+        if existing.exists() and not overwrite:
+            raise FileExistsError(f"{existing}: already exists; remove it or pass --overwrite.")
     network, image_size = _bundle_network(BUNDLE_SOURCE / "configs")
     state = load_model_state(Path(checkpoint), network)
     network.load_state_dict(state)
@@ -227,7 +231,6 @@ def export_bundle(
         if staging.exists():
             shutil.rmtree(staging)
 
-    zip_file = out_dir / f"{BUNDLE_NAME}_v{metadata['version']}.zip"
     with atomic_path(zip_file) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(folder.rglob("*")):

@@ -259,6 +259,20 @@ def test_export_rejects_bad_checkpoints(weights, tmp_path):
     assert bundle_tools.main(["export", "--checkpoint", str(three), "--out", str(tmp_path / "d2"), "--no-wheel"]) == 1
 
 
+def test_export_never_replaces_an_earlier_zip_and_names_a_file_given_as_out(tmp_path):
+    metadata = json.loads((REPO_ROOT / "bundle" / "configs" / "metadata.json").read_text())
+    (tmp_path / "dist").mkdir()
+    earlier = tmp_path / "dist" / f"{bundle_tools.BUNDLE_NAME}_v{metadata['version']}.zip"
+    earlier.write_bytes(b"an earlier release")
+    weights = REPO_ROOT / "bundle" / "models" / "model.pt"
+    with pytest.raises(FileExistsError, match=r"_v.*\.zip: already exists; remove it or pass --overwrite"):
+        bundle_tools.export_bundle(weights, tmp_path / "dist", wheel=False)
+    assert earlier.read_bytes() == b"an earlier release"
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="a_file: is a file; --out names the folder"):
+        bundle_tools.export_bundle(weights, tmp_path / "a_file", wheel=False)
+
+
 def test_shipped_weights_match_their_hash_and_segment_a_simulated_video():
     """bundle/models/model.pt is the file large_files.yml lists, fits the bundle's network, and finds the LV on a
     simulated video it never saw (seed outside the training set): Dice > 0.8 over every frame."""

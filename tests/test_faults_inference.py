@@ -17,7 +17,8 @@ from monai.bundle import ConfigWorkflow
 
 from ncm_components.data.atomic import PARTIAL_PREFIX
 from ncm_components.data.synthetic import generate_echo
-from ncm_components.handlers import video_writer
+from ncm_components.handlers import VideoMetricsSaver, video_metrics, video_writer
+from ncm_components.metrics.video import VideoScores
 from ncm_components.networks import ncmnet_small
 from ncm_components.transforms import write_volume
 
@@ -169,3 +170,31 @@ def test_a_truncated_gzip_is_listed_as_truncated(tmp_path, weights, clip):
     (inputs / "cut.nii.gz").write_bytes(data[: len(data) // 2])
     _, _, failures = _run(inputs, weights, tmp_path / "out")
     assert "the file is truncated" in failures["cut.nii.gz"]
+
+
+def test_views_are_case_blind_and_a_patient_with_two_4ch_videos_gets_no_biplane_row(tmp_path, weights, clip):
+    for name in ("p1_2ch", "p1_4ch", "p2_2ch", "p2_4ch_a", "p2_4ch_b"):
+        _nifti(tmp_path / f"{name}.nii.gz", clip)
+    items = [{"image": str(tmp_path / "p1_2ch.nii.gz"), "patient": "p1", "view": "2ch"},
+             {"image": str(tmp_path / "p1_4ch.nii.gz"), "patient": "p1", "view": "4Ch"},
+             {"image": str(tmp_path / "p2_2ch.nii.gz"), "patient": "p2", "view": "2CH"},
+             {"image": str(tmp_path / "p2_4ch_a.nii.gz"), "patient": "p2", "view": "4CH"},
+             {"image": str(tmp_path / "p2_4ch_b.nii.gz"), "patient": "p2", "view": "4CH"}]  # fmt: skip
+    (tmp_path / "list.json").write_text(json.dumps({"test": items}))
+    error, rows, _ = _run(tmp_path / "list.json", weights, tmp_path / "out")
+    assert error is None and len(rows) == 5
+    patients = {row["patient"]: row for row in csv.DictReader(open(tmp_path / "out" / "patients.csv"))}
+    assert patients["p1"]["notes"] == "" and patients["p1"]["edv_ml"] != ""
+    assert "2 4CH videos: no biplane volumes" in patients["p2"]["notes"] and patients["p2"]["ef_percent"] == ""
+
+
+def test_evaluation_results_are_not_replaced_silently_and_rows_keep_their_folder(tmp_path):
+    (tmp_path / "summary.json").write_text("{}")
+    saver = VideoMetricsSaver(str(tmp_path))
+    with pytest.raises(FileExistsError, match="results of an earlier evaluation .*--overwrite True"):
+        saver.reset(None)
+    VideoMetricsSaver(str(tmp_path), overwrite=True).reset(None)
+    videos = [VideoScores(path, [{"video": path}], {"video": path}) for path in ("/d/a/x.nii.gz", "/d/b/x.nii.gz")]
+    video_metrics._distinct_names(videos)
+    assert [v.summary["video"] for v in videos] == ["a/x.nii.gz", "b/x.nii.gz"]
+    assert videos[1].frames[0]["video"] == "b/x.nii.gz"

@@ -20,6 +20,8 @@ __all__ = ["VideoMetricsSaver", "rows_to_csv", "markdown_report"]
 
 logger = logging.getLogger(__name__)
 
+RESULT_FILES = ("metrics.csv", "videos.csv", "summary.json", "report.md")
+
 
 def rows_to_csv(rows: list[dict]) -> str:
     """CSV text of dict rows; the columns are the union of the rows' keys in first-seen order."""
@@ -55,10 +57,15 @@ class VideoMetricsSaver:
         output_dir: folder of the result files (created).
         num_classes: K of the masks.
         inconsistency_threshold: |d| above which a frame is temporally inconsistent.
+        overwrite: replace the results of an earlier evaluation in ``output_dir``; else they make the run stop
+            before any video is scored (``output_dir`` may hold other files, such as training logs).
     """
 
-    def __init__(self, output_dir: str, num_classes: int = 2, inconsistency_threshold: float = 0.2) -> None:
+    def __init__(
+        self, output_dir: str, num_classes: int = 2, inconsistency_threshold: float = 0.2, overwrite: bool = False
+    ) -> None:
         self.output_dir = Path(output_dir)
+        self.overwrite = overwrite
         self.num_classes = num_classes
         self.inconsistency_threshold = inconsistency_threshold
         self.videos: list[VideoScores] = []
@@ -69,12 +76,18 @@ class VideoMetricsSaver:
         engine.add_event_handler(Events.COMPLETED, self.completed)
 
     def reset(self, engine: Engine) -> None:
+        earlier = [name for name in RESULT_FILES if (self.output_dir / name).exists()]
+        if earlier and not self.overwrite:
+            raise FileExistsError(
+                f"{self.output_dir}: holds the results of an earlier evaluation ({', '.join(earlier)}); choose "
+                "another --output_dir or pass --overwrite True to replace them."
+            )
         self.videos = []
 
     def iteration_completed(self, engine: Engine) -> None:
         for output, item in processed_items(engine):
             source, spacing, fps = video_meta(item["image"])
-            name = Path(source).name
+            name = source  # the file's name, or more of its path where two videos share one (_distinct_names)
             self.videos.append(
                 score_video(
                     as_volume(output["pred"]),
@@ -98,6 +111,7 @@ class VideoMetricsSaver:
             videos = [video for share in shares for video in share]
             if dist.get_rank() != 0:
                 return
+        _distinct_names(videos)
         summary = summarise_videos(videos)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.output_dir / "metrics.csv", rows_to_csv([r for v in videos for r in v.frames]))
@@ -112,6 +126,24 @@ class VideoMetricsSaver:
         write_text_atomic(self.output_dir / "report.md", markdown_report(summary))
         engine.state.metrics["video_summary"] = summary
         logger.info(f"scored {len(videos)} videos; results in {self.output_dir}")
+
+
+def _distinct_names(videos: list[VideoScores]) -> None:
+    """Name each video by its file name, with as many of its folders as it takes to tell apart videos that share
+    one (``a/x.nii.gz`` and ``b/x.nii.gz``); rows are renamed in place."""
+    paths = [Path(video.name) for video in videos]
+    depth = {index: 1 for index in range(len(videos))}
+    while True:
+        names = ["/".join(path.parts[-depth[i] :]) for i, path in enumerate(paths)]
+        clashing = [i for i, name in enumerate(names) if names.count(name) > 1 and depth[i] < len(paths[i].parts)]
+        if not clashing:
+            break
+        for index in clashing:
+            depth[index] += 1
+    for video, name in zip(videos, names):
+        video.name = video.summary["video"] = name
+        for row in video.frames:
+            row["video"] = name
 
 
 def _json_safe(values: dict) -> dict:

@@ -134,7 +134,7 @@ class VideoResultsWriter:
         self.image_key = image_key
         self.stream = stream
         self.rows: list[dict] = []
-        self.views: dict[str, dict[str, tuple]] = {}
+        self.views: dict[str, dict[str, list[tuple]]] = {}
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.STARTED, self.started)
@@ -235,7 +235,8 @@ class VideoResultsWriter:
         if patient and view and figures.ed_frame is not None and figures.es_frame is not None:
             ed_mask = classes[..., figures.ed_frame] == LV_CLASS
             es_mask = classes[..., figures.es_frame] == LV_CLASS
-            self.views.setdefault(str(patient), {})[str(view)] = (ed_mask, es_mask, spacing)
+            view = str(view).strip().upper()  # "4ch" and "4CH" are one view
+            self.views.setdefault(str(patient), {}).setdefault(view, []).append((ed_mask, es_mask, spacing))
 
     @staticmethod
     def _row(name: str, source: str, frames: int, fps: float, spacing, figures: ClinicalFigures) -> dict:
@@ -263,12 +264,26 @@ class VideoResultsWriter:
         write_text_atomic(self.output_dir / "predictions.csv", rows_to_csv(self.rows))
         patients = []
         for patient, views in sorted(self.views.items()):
-            if {"2CH", "4CH"} <= set(views):
-                (ed2, es2, sp2), (ed4, es4, sp4) = views["2CH"], views["4CH"]
-                edv, esv = volume_biplane(ed2, ed4, sp2, sp4), volume_biplane(es2, es4, sp2, sp4)
-                patients.append(
-                    {"patient": patient, "edv_ml": edv, "esv_ml": esv, "ef_percent": ejection_fraction(edv, esv)}
-                )
+            if not {"2CH", "4CH"} <= set(views):
+                continue
+            repeated = [f"{len(views[v])} {v} videos" for v in ("2CH", "4CH") if len(views[v]) > 1]
+            if repeated:  # which pair is meant cannot be told: listed, never chosen silently
+                note = f"{' and '.join(repeated)}: no biplane volumes (keep one video per view)"
+                logger.warning(f"patient {patient}: {note}")
+                patients.append({"patient": patient, "edv_ml": math.nan, "esv_ml": math.nan,
+                                 "ef_percent": math.nan, "notes": note})  # fmt: skip
+                continue
+            (ed2, es2, sp2), (ed4, es4, sp4) = views["2CH"][0], views["4CH"][0]
+            edv, esv = volume_biplane(ed2, ed4, sp2, sp4), volume_biplane(es2, es4, sp2, sp4)
+            patients.append(
+                {
+                    "patient": patient,
+                    "edv_ml": edv,
+                    "esv_ml": esv,
+                    "ef_percent": ejection_fraction(edv, esv),
+                    "notes": "",
+                }
+            )
         if patients:
             write_text_atomic(self.output_dir / "patients.csv", rows_to_csv(patients))
         logger.info(f"wrote results of {len(self.rows)} videos to {self.output_dir}")
