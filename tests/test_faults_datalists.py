@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 from monai.bundle import ConfigWorkflow
 
+from ncm_components.data import dicom, echonet
 from ncm_components.data.sources import resolve_datalist
 from ncm_components.transforms import IGNORE_INDEX, read_video, write_volume
 
 from .bundle_helpers import LOGGING, TRAIN, make_tiny_dataset, tiny_overrides
+from .test_data import make_echonet
+from .video_files import write_dicom_cine
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +91,23 @@ def test_dataset_dir_may_point_at_the_datalist_file(tiny_data):
     assert resolve_datalist(str(tiny_data)) == str(tiny_data / "datalist.json")
     with pytest.raises(FileNotFoundError, match="no datalist"):
         resolve_datalist(str(tiny_data / "videos"))
+
+
+def test_a_video_listed_under_two_splits_is_named_not_dropped(tmp_path):
+    make_echonet(tmp_path / "in")
+    with open(tmp_path / "in" / "FileList.csv", "a") as stream:
+        stream.write("0X1,55.0,40.0,89.0,112,112,50,20,TEST\n")
+    report = echonet.convert(tmp_path / "in", tmp_path / "out")
+    assert report.exit_code != 0
+    ((source, message),) = report.failed
+    assert "lists 0X1 on several rows: line 2 (TRAIN), line 3 (TEST)" in message and "leak" in message
+
+
+def test_a_series_stored_one_frame_per_file_is_converted_with_a_warning(tmp_path):
+    (tmp_path / "export").mkdir()
+    frame = np.random.default_rng(0).integers(0, 255, (40, 32, 1), dtype=np.uint8)
+    for index in range(3):
+        write_dicom_cine(tmp_path / "export" / f"IM{index}.dcm", frame)
+    report = dicom.convert([tmp_path / "export"], tmp_path / "out")
+    assert report.exit_code == 0 and len(report.done) == 3
+    assert "3 one-frame DICOM files" in report.summary() and "multi-frame DICOM" in report.summary()

@@ -20,7 +20,7 @@ from ncm_components.data.synthetic import generate_echo
 from ncm_components.handlers import VideoMetricsSaver, video_metrics, video_writer
 from ncm_components.metrics.video import VideoScores
 from ncm_components.networks import ncmnet_small
-from ncm_components.transforms import write_volume
+from ncm_components.transforms import VideoReadError, load_video, write_volume
 
 from .bundle_helpers import LOGGING
 from .conftest import REPO_ROOT
@@ -198,3 +198,13 @@ def test_evaluation_results_are_not_replaced_silently_and_rows_keep_their_folder
     video_metrics._distinct_names(videos)
     assert [v.summary["video"] for v in videos] == ["a/x.nii.gz", "b/x.nii.gz"]
     assert videos[1].frames[0]["video"] == "b/x.nii.gz"
+
+
+def test_a_negative_nifti_dimension_is_named(tmp_path, clip):
+    path = tmp_path / "negative.nii"
+    nib.save(nib.Nifti1Image(clip, np.eye(4)), str(path))
+    header = bytearray(path.read_bytes())
+    header[42:44] = (-5).to_bytes(2, "little", signed=True)  # dim[1] of the NIfTI-1 header
+    path.write_bytes(bytes(header))
+    with pytest.raises(VideoReadError, match=r"negative.nii: its header gives the image dimensions \(-5, 32, 8\)"):
+        load_video(path)

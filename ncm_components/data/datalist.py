@@ -88,6 +88,12 @@ class ConversionReport:
         self.name = name
         self.done: list[str] = []
         self.failed: list[tuple[str, str]] = []
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        """Something converted as asked that the user should check; in the summary and on stderr."""
+        self.warnings.append(message)
+        print(f"{self.name}: warning: {message}", file=sys.stderr)
 
     def run(self, cases: Iterable, convert: Callable, case_name: Callable = str) -> list:
         """``convert(case)`` for each case; returns the results of the cases that succeeded."""
@@ -105,6 +111,7 @@ class ConversionReport:
         """One line of counts, then one line per failure naming the case or file and the problem."""
         lines = [f"{self.name}: converted {len(self.done)} case(s), {len(self.failed)} failed"]
         lines += [f"  failed: {case}: {reason}" for case, reason in self.failed]
+        lines += [f"  warning: {message}" for message in self.warnings]
         return "\n".join(lines)
 
     @property

@@ -16,6 +16,7 @@ import argparse
 import math
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 from ..transforms.io import is_dicom_file, read_video, write_volume
@@ -80,6 +81,13 @@ def convert(inputs: list[str | Path], out_dir: str | Path, overwrite: bool = Fal
         return report
     out_dir = check_output_dir(out_dir, overwrite)
     items = report.run(files, lambda file: convert_file(file[0], file[1], out_dir), lambda file: str(file[0]))
+    one_frame = Counter(str(Path(item["source"]).parent) for item in items if item["num_frames"] == 1)
+    for folder, count in sorted(one_frame.items()):
+        if count > 1:
+            report.warn(
+                f"{folder}: {count} one-frame DICOM files, each converted as a one-frame video; a cine series stored "
+                "one frame per file is not joined into one video (export it as a multi-frame DICOM)."
+            )
     write_datalist(out_dir / "datalist.json", {"test": items}, {"source": "DICOM"})
     return report
 

@@ -85,12 +85,21 @@ def encode_tracing(polygon: np.ndarray, apex: np.ndarray, base: np.ndarray, chor
 
 
 def read_file_list(path: str | Path) -> dict[str, dict]:
-    """FileList.csv rows keyed by video name without extension."""
+    """FileList.csv rows keyed by video name without extension. A video listed on several rows keeps them all under
+    ``"duplicate_rows"`` (their line numbers and splits): :func:`convert` lists it as failed, never keeps one."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if rows and "FileName" not in rows[0]:
         raise ValueError(f"{path}: no FileName column.")
-    return {Path(row["FileName"]).stem: row for row in rows}
+    listed: dict[str, dict] = {}
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        name = Path(row["FileName"]).stem
+        if name in listed:
+            listed[name].setdefault("duplicate_rows", [(listed[name]["line"], listed[name].get("Split"))])
+            listed[name]["duplicate_rows"].append((line, row.get("Split")))
+        else:
+            listed[name] = {**row, "line": line}
+    return listed
 
 
 def read_tracings(path: str | Path) -> dict[str, dict[int, np.ndarray]]:
@@ -175,6 +184,10 @@ def convert(
     names = sorted(file_list)[:limit] if limit else sorted(file_list)
 
     def convert_one(name: str):
+        if "duplicate_rows" in file_list[name]:
+            rows = ", ".join(f"line {line} ({split})" for line, split in file_list[name]["duplicate_rows"])
+            raise ValueError(f"FileList.csv lists {name} on several rows: {rows}; keep one (a video in two splits "
+                             "would leak test videos into training).")  # fmt: skip
         split = SPLIT_NAMES.get(str(file_list[name].get("Split", "")).upper())
         if split is None:
             raise ValueError(f"FileList.csv: unknown Split {file_list[name].get('Split')!r} for {name}.")

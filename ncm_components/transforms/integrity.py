@@ -87,6 +87,11 @@ def _check_nifti(path: Path) -> None:
         shape, dtype, offset = [int(d) for d in proxy.shape], proxy.dtype, int(proxy.offset)
     except Exception:  # not parseable: the reader will say why
         return
+    if any(size <= 0 for size in shape):
+        raise VideoReadError(
+            f"{path}: its header gives the image dimensions {tuple(shape)}; every dimension must be at least 1 (a "
+            "damaged or hand-edited header)."
+        )
     expected = offset + math.prod(shape) * dtype.itemsize
     if actual < expected:
         raise IncompleteFileError(
