@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
             if (count, start) in done:
                 continue
             run = out / "runs" / f"{start.replace('@', '_lr')}_{count}"
+            shutil.rmtree(run, ignore_errors=True)  # a run without a result row was interrupted: start it again
             minutes = train(datalists[count], count, start, run, args.iterations, args.batch_size)
             summary = evaluate(datalists[count], run / "models", run / "eval")
             rows.append({**summary, "labelled": count, "start": start, "iterations": args.iterations,

@@ -1,4 +1,5 @@
-"""Shared test fixtures: deterministic seeds, few threads, and the path of the real CAMUS sample files."""
+"""Shared test fixtures: deterministic seeds, few threads, random NCM-Net small weights, and the path of the real
+CAMUS sample files."""
 
 from __future__ import annotations
 
@@ -17,6 +18,17 @@ torch.set_num_threads(1)
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory) -> Path:
+    """``model.pt`` of randomly initialised NCM-Net small weights, alone in its folder (a ``ckpt_dir``): the
+    inference and evaluation paths do not need a trained network."""
+    from ncm_components.networks import ncmnet_small
+
+    path = tmp_path_factory.mktemp("weights") / "model.pt"
+    torch.save(ncmnet_small().state_dict(), path)
+    return path
 
 
 requires_camus = pytest.mark.skipif(

@@ -8,24 +8,14 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from ncm_components.data import camus, dicom, synthetic
-from ncm_components.networks import ncmnet_small
 
 from .bundle_helpers import EVALUATE, TRAIN, run_bundle, tiny_overrides
 from .conftest import REPO_ROOT
 from .video_files import write_dicom_cine
 
 INFERENCE = str(REPO_ROOT / "bundle" / "configs" / "inference.yaml")
-
-
-@pytest.fixture(scope="module")
-def random_weights_dir(tmp_path_factory):
-    """A folder with a model.pt of randomly initialised NCM-Net small weights (scores need no trained net)."""
-    folder = tmp_path_factory.mktemp("weights")
-    torch.save(ncmnet_small().state_dict(), folder / "model.pt")
-    return folder
 
 
 def _inference(datalist, models, out) -> dict:
@@ -51,7 +41,7 @@ def test_camus_release_trains_evaluates_and_infers(tmp_path, version):
     assert len(rows) == 1 and "edv_mL" in rows[0] and float(rows[0]["spacing_x_mm"]) > 0
 
 
-def test_dicom_export_infers_and_the_training_configs_say_it_has_no_labels(tmp_path, random_weights_dir):
+def test_dicom_export_infers_and_the_training_configs_say_it_has_no_labels(tmp_path, random_weights):
     rng = np.random.default_rng(0)
     (tmp_path / "export" / "series1").mkdir(parents=True)
     for name in ("IM0001", "IM0002"):
@@ -59,13 +49,13 @@ def test_dicom_export_infers_and_the_training_configs_say_it_has_no_labels(tmp_p
             tmp_path / "export" / "series1" / f"{name}.dcm", rng.integers(0, 255, (40, 32, 6), dtype=np.uint8)
         )
     assert dicom.convert([tmp_path / "export"], tmp_path / "data").exit_code == 0
-    inferred = run_bundle([INFERENCE], _inference(tmp_path / "data", random_weights_dir, tmp_path / "pred"))
+    inferred = run_bundle([INFERENCE], _inference(tmp_path / "data", random_weights.parent, tmp_path / "pred"))
     assert inferred.returncode == 0, inferred.stderr[-2000:]
     rows = list(csv.DictReader(open(tmp_path / "pred" / "predictions.csv")))
     assert sorted(row["name"] for row in rows) == ["series1_IM0001", "series1_IM0002"]
     trained = run_bundle([TRAIN], tiny_overrides(tmp_path / "data", tmp_path))
     assert trained.returncode != 0 and "the 'training' split has no items" in trained.stderr + trained.stdout
-    overrides = tiny_overrides(tmp_path / "data", tmp_path, ckpt_dir=str(random_weights_dir))
+    overrides = tiny_overrides(tmp_path / "data", tmp_path, ckpt_dir=str(random_weights.parent))
     evaluated = run_bundle([TRAIN, EVALUATE], overrides)
     assert evaluated.returncode != 0
     assert "no reference label" in evaluated.stderr + evaluated.stdout and "inference.yaml" in evaluated.stderr

@@ -12,14 +12,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import torch
 from monai.bundle import ConfigWorkflow
 
 from ncm_components.data.atomic import PARTIAL_PREFIX
 from ncm_components.data.synthetic import generate_echo
 from ncm_components.handlers import VideoMetricsSaver, video_metrics, video_writer
 from ncm_components.metrics.video import VideoScores
-from ncm_components.networks import ncmnet_small
 from ncm_components.transforms import VideoReadError, load_video, write_volume
 
 from .bundle_helpers import LOGGING
@@ -28,13 +26,6 @@ from .video_files import write_avi, write_dicom_cine
 
 INFERENCE = str(REPO_ROOT / "bundle" / "configs" / "inference.yaml")
 FRAMES = 8
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "model.pt"
-    torch.save(ncmnet_small().state_dict(), path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +58,7 @@ def _run(inputs, weights, out, **extra) -> tuple[Exception | None, list[dict], d
     return error, rows, failures
 
 
-def test_one_folder_of_every_kind_of_input(tmp_path, weights, clip):
+def test_one_folder_of_every_kind_of_input(tmp_path, random_weights, clip):
     inputs = tmp_path / "in"
     (inputs / "sub").mkdir(parents=True)
     _nifti(inputs / "good.nii.gz", clip)
@@ -97,7 +88,7 @@ def test_one_folder_of_every_kind_of_input(tmp_path, weights, clip):
     _nifti(inputs / "old_results" / "v_mask.nii.gz", (clip > 100).astype(np.uint8))
     (inputs / "old_results" / "predictions.csv").write_text("name\nv\n")
 
-    error, rows, failures = _run(inputs, weights, tmp_path / "out")
+    error, rows, failures = _run(inputs, random_weights, tmp_path / "out")
     assert "5 of 16 videos could not be segmented" in str(error)
     names = {row["name"] for row in rows}
     assert names == {"good", "singleton_axis", "rgb", "zero_spacing", "cafxff", "a_avi", "a_nii_gz", "a_2", "meta",
@@ -114,33 +105,33 @@ def test_one_folder_of_every_kind_of_input(tmp_path, weights, clip):
     assert (inputs / "old_results" / "v_mask.nii.gz").is_file()  # untouched
 
 
-def test_input_folder_as_output_folder_is_refused_and_inputs_kept(tmp_path, weights, clip):
+def test_input_folder_as_output_folder_is_refused_and_inputs_kept(tmp_path, random_weights, clip):
     inputs = tmp_path / "in"
     inputs.mkdir()
     _nifti(inputs / "echo.nii.gz", clip)
     _nifti(inputs / "echo_mask.nii.gz", clip)
     before = {path.name: path.read_bytes() for path in inputs.iterdir()}
-    error, rows, _ = _run(inputs, weights, inputs, overwrite=True)
+    error, rows, _ = _run(inputs, random_weights, inputs, overwrite=True)
     assert "the output folder holds the inputs" in str(error)
     assert {path.name: path.read_bytes() for path in inputs.iterdir()} == before
 
 
-def test_a_rerun_removes_the_earlier_failures_and_reference_frames_outside_are_noted(tmp_path, weights, clip):
+def test_a_rerun_removes_the_earlier_failures_and_reference_frames_outside_are_noted(tmp_path, random_weights, clip):
     inputs = tmp_path / "in"
     inputs.mkdir()
     _nifti(inputs / "good.nii.gz", clip)
     (inputs / "broken.nii.gz").write_bytes(b"not a nifti")
-    error, _, failures = _run(inputs, weights, tmp_path / "out")
+    error, _, failures = _run(inputs, random_weights, tmp_path / "out")
     assert error is not None and "broken.nii.gz" in failures
     (inputs / "broken.nii.gz").unlink()
     datalist = {"test": [{"image": str(inputs / "good.nii.gz"), "ed_frame": 40, "es_frame": 3}]}
     (tmp_path / "list.json").write_text(json.dumps(datalist))
-    error, rows, failures = _run(tmp_path / "list.json", weights, tmp_path / "out", overwrite=True)
+    error, rows, failures = _run(tmp_path / "list.json", random_weights, tmp_path / "out", overwrite=True)
     assert error is None and failures == {} and not (tmp_path / "out" / "failures.csv").exists()
     assert "ed_frame 40 of the datalist is outside the 8 frames: ignored" in rows[0]["notes"]
 
 
-def test_a_full_disk_lists_the_video_and_keeps_the_others(tmp_path, weights, clip, monkeypatch):
+def test_a_full_disk_lists_the_video_and_keeps_the_others(tmp_path, random_weights, clip, monkeypatch):
     inputs = tmp_path / "in"
     inputs.mkdir()
     for name in ("a", "b", "c"):
@@ -153,7 +144,7 @@ def test_a_full_disk_lists_the_video_and_keeps_the_others(tmp_path, weights, cli
         return real_write(path, *args, **kwargs)
 
     monkeypatch.setattr(video_writer, "write_volume", full_disk_for_b)
-    error, rows, failures = _run(inputs, weights, tmp_path / "out")
+    error, rows, failures = _run(inputs, random_weights, tmp_path / "out")
     assert "1 of 3 videos could not be segmented" in str(error)
     assert [row["name"] for row in rows] == ["a", "c"]
     assert "cannot write its results (No space left on device)" in failures["b.nii.gz"]
@@ -161,18 +152,18 @@ def test_a_full_disk_lists_the_video_and_keeps_the_others(tmp_path, weights, cli
     assert not list((tmp_path / "out").glob("b_*"))  # no half set of files
 
 
-def test_a_truncated_gzip_is_listed_as_truncated(tmp_path, weights, clip):
+def test_a_truncated_gzip_is_listed_as_truncated(tmp_path, random_weights, clip):
     inputs = tmp_path / "in"
     inputs.mkdir()
     _nifti(inputs / "good.nii.gz", clip)
     write_volume(inputs / "cut.nii.gz", clip)
     data = (inputs / "cut.nii.gz").read_bytes()
     (inputs / "cut.nii.gz").write_bytes(data[: len(data) // 2])
-    _, _, failures = _run(inputs, weights, tmp_path / "out")
+    _, _, failures = _run(inputs, random_weights, tmp_path / "out")
     assert "the file is truncated" in failures["cut.nii.gz"]
 
 
-def test_views_are_case_blind_and_a_patient_with_two_4ch_videos_gets_no_biplane_row(tmp_path, weights, clip):
+def test_views_are_case_blind_and_a_patient_with_two_4ch_videos_gets_no_biplane_row(tmp_path, random_weights, clip):
     for name in ("p1_2ch", "p1_4ch", "p2_2ch", "p2_4ch_a", "p2_4ch_b"):
         _nifti(tmp_path / f"{name}.nii.gz", clip)
     items = [{"image": str(tmp_path / "p1_2ch.nii.gz"), "patient": "p1", "view": "2ch"},
@@ -181,7 +172,7 @@ def test_views_are_case_blind_and_a_patient_with_two_4ch_videos_gets_no_biplane_
              {"image": str(tmp_path / "p2_4ch_a.nii.gz"), "patient": "p2", "view": "4CH"},
              {"image": str(tmp_path / "p2_4ch_b.nii.gz"), "patient": "p2", "view": "4CH"}]  # fmt: skip
     (tmp_path / "list.json").write_text(json.dumps({"test": items}))
-    error, rows, _ = _run(tmp_path / "list.json", weights, tmp_path / "out")
+    error, rows, _ = _run(tmp_path / "list.json", random_weights, tmp_path / "out")
     assert error is None and len(rows) == 5
     patients = {row["patient"]: row for row in csv.DictReader(open(tmp_path / "out" / "patients.csv"))}
     assert patients["p1"]["notes"] == "" and patients["p1"]["edv_ml"] != ""

@@ -26,14 +26,6 @@ INFERENCE = str(CONFIGS / "inference.yaml")
 
 
 @pytest.fixture(scope="module")
-def random_weights(tmp_path_factory):
-    """A model.pt of randomly initialised NCM-Net small weights (the inference path does not need a trained net)."""
-    path = tmp_path_factory.mktemp("weights") / "model.pt"
-    torch.save(ncmnet_small().state_dict(), path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def input_videos(tmp_path_factory):
     """One synthetic video written as AVI, NIfTI and DICOM: {format: (path, (X, Y, T), spacing or None)}."""
     folder = tmp_path_factory.mktemp("inputs")
