@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from monai.bundle import ConfigWorkflow
 
-from ncm_components.data import dicom, echonet
+from ncm_components.data import dicom, echonet, load_datalist
 from ncm_components.data.sources import resolve_datalist
 from ncm_components.transforms import IGNORE_INDEX, read_video, write_volume
 
@@ -84,6 +84,9 @@ def test_a_datalist_of_strings_or_items_without_image_says_what_an_item_is(tiny_
     message = _train_error(_copy_with(tiny_data, tmp_path, strings), tmp_path)
     assert "item 0 of 'training' is a str" in message and 'an object with an "image" path' in message
     assert "dictionary update sequence" not in message
+    (tmp_path / "no_image.json").write_text(json.dumps({"test": [{"label": "labels/a.nii.gz"}]}))
+    with pytest.raises(ValueError, match="item 0 of 'test' is {'label': 'labels/a.nii.gz'}; every item is an object"):
+        load_datalist(tmp_path / "no_image.json", "test")
 
 
 def test_dataset_dir_may_point_at_the_datalist_file(tiny_data):

@@ -124,10 +124,13 @@ def test_a_rerun_removes_the_earlier_failures_and_reference_frames_outside_are_n
     error, _, failures = _run(inputs, random_weights, tmp_path / "out")
     assert error is not None and "broken.nii.gz" in failures
     (inputs / "broken.nii.gz").unlink()
+    partial = tmp_path / "out" / f"{PARTIAL_PREFIX}good_mask.nii.gz.x1y2.tmp.nii.gz"  # as a kill mid-write leaves it
+    partial.write_bytes(b"\x1f\x8b")
     datalist = {"test": [{"image": str(inputs / "good.nii.gz"), "ed_frame": 40, "es_frame": 3}]}
     (tmp_path / "list.json").write_text(json.dumps(datalist))
     error, rows, failures = _run(tmp_path / "list.json", random_weights, tmp_path / "out", overwrite=True)
     assert error is None and failures == {} and not (tmp_path / "out" / "failures.csv").exists()
+    assert not partial.exists()  # the killed write's leftover cleaned
     assert "ed_frame 40 of the datalist is outside the 8 frames: ignored" in rows[0]["notes"]
 
 
