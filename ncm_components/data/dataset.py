@@ -16,8 +16,6 @@ from monai.data import CacheDataset
 from monai.transforms import apply_transform
 from torch.utils.data import IterableDataset
 
-from ..transforms.integrity import VideoReadError
-
 __all__ = ["BadItemError", "EchoCacheDataset", "VideoStream"]
 
 logger = logging.getLogger(__name__)
@@ -34,7 +32,7 @@ def _root_cause(error: BaseException) -> BaseException:
     chain = [error]
     while chain[-1].__cause__ is not None:
         chain.append(chain[-1].__cause__)
-    own = [e for e in chain if type(e).__module__.startswith("ncm_components") or isinstance(e, VideoReadError)]
+    own = [e for e in chain if type(e).__module__.startswith("ncm_components")]
     return own[0] if own else chain[-1]
 
 

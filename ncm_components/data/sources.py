@@ -11,7 +11,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..transforms.io import VIDEO_SUFFIXES, is_dicom_file
+from ..transforms.io import VIDEO_SUFFIXES, is_dicom_file, split_video_suffix
 from .atomic import PARTIAL_PREFIX
 from .datalist import SPLITS, load_datalist
 from .synthetic import generate_dataset
@@ -70,9 +70,9 @@ def _is_video_file(path: Path) -> bool:
     name = path.name.lower()
     if name.startswith(PARTIAL_PREFIX):
         return False  # a file a killed run of this project left half written
-    for suffix in VIDEO_SUFFIXES:
-        if name.endswith(suffix):
-            return not name[: -len(suffix)].endswith("_gt")  # CAMUS ground truth, in any of its formats
+    stem, suffix = split_video_suffix(name)
+    if suffix:
+        return not stem.endswith("_gt")  # CAMUS ground truth, in any of its formats
     return is_dicom_file(path)
 
 

@@ -24,7 +24,7 @@ from ignite.engine import Engine, Events
 from ..data.atomic import check_output_dir, remove_partial_files, write_text_atomic
 from ..metrics.clinical import ejection_fraction, volume_biplane
 from ..metrics.video import ClinicalFigures, clinical_figures
-from ..transforms.io import VIDEO_SUFFIXES, write_volume
+from ..transforms.io import split_video_suffix, write_volume
 from ..transforms.labels import LV_CLASS
 from ..visualize import summary_figure, write_overlay_video
 from .items import as_volume, frame_index, item_value, processed_items, video_meta
@@ -40,22 +40,13 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _split_suffix(path: str) -> tuple[str, str]:
-    """(file name without its video suffix, the suffix): ``a.nii.gz`` -> (``a``, ``.nii.gz``)."""
-    name = Path(path).name
-    for suffix in sorted(VIDEO_SUFFIXES, key=len, reverse=True):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)] or "video", name[-len(suffix) :]
-    return name, ""
-
-
 def _safe(text: str) -> str:
     return re.sub(r"[^\w.+-]", "_", printable(text).replace("\\x", "x"))
 
 
 def _video_name(path: str) -> str:
     """The file name without its video suffix (``.nii.gz``, ``.avi``...), in characters safe in any file name."""
-    return _safe(_split_suffix(path)[0])
+    return _safe(split_video_suffix(path)[0])
 
 
 def output_names(sources: list[str]) -> dict[str, str]:
@@ -69,7 +60,7 @@ def output_names(sources: list[str]) -> dict[str, str]:
     shared = {stem for stem in stems if stems.count(stem) > 1}
     reserved, names, used = set(stems), {}, set()
     for source, stem in zip(sources, stems):
-        suffix = _safe(_split_suffix(source)[1]).strip(".").replace(".", "_")
+        suffix = _safe(split_video_suffix(source)[1]).strip(".").replace(".", "_")
         name = f"{stem}_{suffix}" if stem in shared and suffix else stem
         if name in used or (name != stem and name in reserved):
             name = f"{_safe(Path(source).parent.name)}_{name}"
@@ -135,6 +126,8 @@ class VideoResultsWriter:
         self.stream = stream
         self.rows: list[dict] = []
         self.views: dict[str, dict[str, list[tuple]]] = {}
+        self.failures: list[tuple[str, str]] = []
+        self.names: dict[str, str] = {}
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.STARTED, self.started)
@@ -145,8 +138,9 @@ class VideoResultsWriter:
         sources = [str(item.get("image")) for item in self.stream.data] if self.stream is not None else []
         _refuse_inputs_in_output(self.output_dir, sources)
         check_output_dir(self.output_dir, self.overwrite)
-        for stale in [*(self.output_dir / name for name in RUN_FILES), *remove_partial_files(self.output_dir)]:
-            stale.unlink(missing_ok=True)  # an earlier run's lists (and files a killed run left half written)
+        for name in RUN_FILES:
+            (self.output_dir / name).unlink(missing_ok=True)  # an earlier run's lists
+        remove_partial_files(self.output_dir)  # files a killed run left half written
         self.rows, self.views, self.failures = [], {}, []
         self.names = output_names(sources)
         if self.stream is not None:

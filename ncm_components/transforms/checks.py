@@ -28,7 +28,7 @@ def item_name(d: Mapping, key: str = "image") -> str:
     value = d.get(key)
     if isinstance(value, torch.Tensor):
         return str(getattr(value, "meta", {}).get("filename_or_obj", "an item of the datalist"))
-    return str(value) if isinstance(value, (str, bytes)) or value is not None else "an item of the datalist"
+    return str(value) if value is not None else "an item of the datalist"
 
 
 def check_video(video: torch.Tensor, name: str) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "read_video",
     "write_volume",
     "video_format",
+    "split_video_suffix",
     "is_dicom_file",
     "pixel_spacing",
     "VIDEO_SUFFIXES",
@@ -57,13 +58,22 @@ _NIFTI_SPACE_UNITS_MM = {1: 1000.0, 2: 1.0, 3: 0.001}  # NIfTI xyzt_units codes:
 _NIFTI_MM_MSEC = 2 | 16  # xyzt_units: mm and ms
 
 
+def split_video_suffix(path: str | Path) -> tuple[str, str]:
+    """(file name without its video suffix, the suffix): ``a.nii.gz`` -> (``a``, ``.nii.gz``); ("name", "") for a
+    file without one (an extension-less DICOM)."""
+    name = Path(path).name
+    for suffix in sorted(VIDEO_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)] or "video", name[-len(suffix) :]
+    return name, ""
+
+
 def video_format(path: str | Path) -> str:
     """The reader that handles ``path``: ``nifti``, ``mhd``, ``video`` or ``dicom`` (extension-less files: DICOM)."""
-    name = Path(path).name.lower()
-    for suffix, kind in VIDEO_SUFFIXES.items():
-        if name.endswith(suffix):
-            return kind
-    if "." not in name:
+    suffix = split_video_suffix(path)[1].lower()
+    if suffix:
+        return VIDEO_SUFFIXES[suffix]
+    if "." not in Path(path).name:
         return "dicom"
     raise VideoReadError(f"{path}: unsupported file type; expected one of {sorted(VIDEO_SUFFIXES)} or DICOM.")
 
