@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import CONFIGS, run_workflow  # noqa: E402
 
 from ncm_components.data import echonet  # noqa: E402
-from ncm_components.data.atomic import write_json_atomic  # noqa: E402
+from ncm_components.data.datalist import SPLITS, load_datalist, write_datalist  # noqa: E402
 from ncm_components.data.synthetic import generate_release  # noqa: E402
 from ncm_components.handlers.weights import shipped_weights  # noqa: E402
 
@@ -42,13 +42,14 @@ def prepare_data(out: Path, videos: int, seed: int, labelled: list[int]) -> dict
         generate_release(release, "echonet", videos, seed=seed, workers=2)
         report = echonet.convert(release, data, overwrite=True)
         print(report.summary())
-    full = json.loads((data / "datalist.json").read_text())
+    full = {split: load_datalist(data / "datalist.json", split) for split in SPLITS}
     datalists = {}
     for count in labelled:
         if count > len(full["training"]):
             raise SystemExit(f"the release has {len(full['training'])} TRAIN videos, fewer than {count}")
         datalists[count] = data / f"datalist_{count}.json"
-        write_json_atomic(datalists[count], {**full, "training": full["training"][:count]})
+        metadata = json.loads((data / "datalist.json").read_text()).get("metadata")
+        write_datalist(datalists[count], {**full, "training": full["training"][:count]}, metadata)
     return datalists
 
 

@@ -25,7 +25,7 @@ import torch
 from monai.bundle import run
 
 from .data import echonet, synthetic
-from .data.atomic import write_json_atomic
+from .data.datalist import load_datalist, write_datalist
 
 CONFIGS = Path(__file__).resolve().parents[1] / "bundle" / "configs"
 
@@ -87,10 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     run(config_file=[str(CONFIGS / "train.yaml"), str(CONFIGS / "evaluate.yaml")], logging_file=logging_file,
         **overrides)  # fmt: skip
     test_videos = [
-        {"image": str(release / "Videos" / f"{Path(item['image']).name.split('.')[0]}.avi")}
-        for item in json.loads((data / "datalist.json").read_text())["test"]
+        {"image": release / "Videos" / f"{item['case']}.avi"} for item in load_datalist(data / "datalist.json", "test")
     ]
-    write_json_atomic(work / "test_avis.json", {"test": test_videos})
+    write_datalist(work / "test_avis.json", {"test": test_videos})
     print(f"demo: segmenting the {len(test_videos)} TEST AVIs as the release ships them")
     run(
         config_file=str(CONFIGS / "inference.yaml"),

@@ -13,7 +13,7 @@ from matplotlib.path import Path as PolygonPath
 
 from ncm_components.data import camus, dicom, echonet, synthetic
 from ncm_components.data.atomic import atomic_path
-from ncm_components.data.datalist import load_datalist
+from ncm_components.data.datalist import SPLITS, load_datalist, write_datalist
 from ncm_components.metrics.clinical import ejection_fraction, volume_single_plane
 from ncm_components.transforms import VideoReadError, read_video, write_volume
 
@@ -395,3 +395,34 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_datalist_paths_mean_the_same_from_any_working_directory(tmp_path, monkeypatch):
+    """One rule for every datalist the project writes: inside the datalist's folder relative, elsewhere absolute."""
+    (tmp_path / "work" / "data" / "videos").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    inside, outside = tmp_path / "work" / "data" / "videos" / "a.nii.gz", tmp_path / "elsewhere" / "b.avi"
+    inside.write_bytes(b"video a")
+    outside.write_bytes(b"video b")
+    monkeypatch.chdir(tmp_path / "work")  # the writer sees paths relative to its working directory, as the demo does
+    items = [{"image": "data/videos/a.nii.gz", "label": None, "case": "a"}, {"image": str(outside)}]
+    write_datalist("data/list.json", {"test": items})
+    stored = json.loads((tmp_path / "work" / "data" / "list.json").read_text())["test"]
+    assert stored[0] == {"image": "videos/a.nii.gz", "label": None, "case": "a"} and stored[1]["image"] == str(outside)
+    for reader_dir in (tmp_path, tmp_path / "elsewhere", tmp_path / "work" / "data" / "videos"):
+        monkeypatch.chdir(reader_dir)
+        loaded = load_datalist(tmp_path / "work" / "data" / "list.json", "test")
+        assert [open(item["image"], "rb").read() for item in loaded] == [b"video a", b"video b"]
+    with pytest.raises(ValueError, match="unknown datalist split"):
+        write_datalist(tmp_path / "bad.json", {"train": items})
+
+
+def test_converters_write_datalists_that_read_from_another_directory(tmp_path, monkeypatch):
+    make_echonet(tmp_path / "release")
+    monkeypatch.chdir(tmp_path)
+    assert echonet.main(["--root", "release", "--out", "converted"]) == 0
+    stored = json.loads((tmp_path / "converted" / "datalist.json").read_text())
+    assert all(item["image"].startswith("videos/") for split in SPLITS for item in stored[split])
+    monkeypatch.chdir(tmp_path / "release")
+    items = [item for split in SPLITS for item in load_datalist(tmp_path / "converted" / "datalist.json", split)]
+    assert len(items) == 1 and all(read_video(item["label"]).num_frames > 0 for item in items)

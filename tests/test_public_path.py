@@ -164,14 +164,16 @@ def test_fine_tuning_starts_from_the_shipped_weights_and_keeps_them(echonet_data
     assert again.returncode == 0 and "the shipped weights (sha256 verified" in again.stderr + again.stdout
 
 
-def test_demo_walks_the_release_path(tmp_path, capsys):
+def test_demo_walks_the_release_path(tmp_path, capsys, monkeypatch):
+    """As ``make demo`` runs it: a work folder relative to the working directory (absolute paths hid a bug here)."""
     from ncm_components import demo
 
-    demo.main(["--work-dir", str(tmp_path), "--videos", "10", "--epochs", "1", "--threads", "1"])
+    monkeypatch.chdir(tmp_path)
+    demo.main(["--work-dir", "work/demo", "--videos", "10", "--epochs", "1", "--threads", "1"])
     out = capsys.readouterr().out
     assert "simulated EchoNet-Dynamic release" in out and "echonet: converted 10 case(s), 0 failed" in out
-    assert "demo: Dice ED/ES" in out and "EF error" in out and str(tmp_path / "predictions") in out
-    assert len(list((tmp_path / "predictions").glob("*_overlay.gif"))) == 1  # the one TEST AVI, segmented
+    assert "demo: Dice ED/ES" in out and "EF error" in out and "work/demo/predictions" in out
+    assert len(list((tmp_path / "work/demo/predictions").glob("*_overlay.gif"))) == 1  # the one TEST AVI, segmented
 
 
 def test_the_best_score_travels_in_the_checkpoint(echonet_data, tmp_path):

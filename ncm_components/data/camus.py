@@ -133,8 +133,8 @@ def convert_case(case: CamusCase, out_dir: Path, all_classes: bool = False) -> d
         label = np.where(label == 255, 255, label == 1).astype(np.uint8)
         full = (full == 1).astype(np.uint8) if full is not None else None
     item = {
-        "image": f"videos/{case.name}.nii.gz",
-        "label": f"labels/{case.name}.nii.gz",
+        "image": out_dir / "videos" / f"{case.name}.nii.gz",
+        "label": out_dir / "labels" / f"{case.name}.nii.gz",
         "case": case.name,
         "patient": case.patient,
         "view": case.view,
@@ -146,11 +146,11 @@ def convert_case(case: CamusCase, out_dir: Path, all_classes: bool = False) -> d
         "ef": info.get("LVef"),
         "image_quality": info.get("ImageQuality"),
     }
-    write_volume(out_dir / item["image"], video, affine=affine)
-    write_volume(out_dir / item["label"], label, affine=affine)
+    write_volume(item["image"], video, affine=affine)
+    write_volume(item["label"], label, affine=affine)
     if full is not None:
-        item["label_full"] = f"labels_full/{case.name}.nii.gz"
-        write_volume(out_dir / item["label_full"], full, affine=affine)
+        item["label_full"] = out_dir / "labels_full" / f"{case.name}.nii.gz"
+        write_volume(item["label_full"], full, affine=affine)
     return item
 
 

@@ -1,20 +1,25 @@
 """MONAI datalists (decathlon layout: ``{"training": [...], "validation": [...], "test": [...]}``) and converter runs.
 
-Items are ``{"image": video, "label": label volume, ...metadata}`` with paths relative to the datalist's folder (as
-``monai.data.load_decathlon_datalist`` expects); :func:`load_datalist` resolves them, ``label_full`` included.
+Items are ``{"image": video, "label": label volume, ...metadata}``. One rule for their paths, so that a datalist
+means the same wherever it is read from: :func:`write_datalist` takes paths as the program sees them (absolute or
+relative to the current working directory) and stores each relative to the datalist's folder when it lies inside it
+(the folder can be moved or shared whole), absolute otherwise; :func:`load_datalist` resolves stored relative paths
+against the datalist's folder (as ``monai.data.load_decathlon_datalist`` does), ``label_full`` included. Every datalist
+the project writes for a config to read (converters, simulation, demo, benchmarks) goes through :func:`write_datalist`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .atomic import write_json_atomic
 
-__all__ = ["SPLITS", "load_datalist", "write_datalist", "ConversionReport", "run_converter"]
+__all__ = ["SPLITS", "load_datalist", "stored_path", "write_datalist", "ConversionReport", "run_converter"]
 
 SPLITS = ("training", "validation", "test")
 PATH_KEYS = ("image", "label", "label_full")
@@ -73,9 +78,29 @@ def load_datalist(
     return resolved
 
 
+def stored_path(path: str | Path, datalist_folder: str | Path) -> str:
+    """How a datalist in ``datalist_folder`` stores ``path`` (absolute or relative to the working directory): relative
+    to the folder when inside it, absolute otherwise."""
+    target, folder = os.path.abspath(path), os.path.abspath(datalist_folder)
+    inside = os.path.commonpath([target, folder]) == folder
+    return Path(os.path.relpath(target, folder)).as_posix() if inside else target
+
+
 def write_datalist(path: str | Path, splits: dict[str, list[dict]], metadata: dict | None = None) -> Path:
-    """Write the datalist atomically; ``splits`` maps split names to items (paths relative to the datalist)."""
-    content = {split: list(splits.get(split, [])) for split in SPLITS}
+    """Write the datalist atomically; ``splits`` maps split names to items whose ``image``/``label``/``label_full``
+    are paths as this program sees them (absolute, or relative to the working directory); see the module's rule."""
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"{path}: unknown datalist split(s) {unknown}; a datalist has {list(SPLITS)}.")
+    folder = Path(path).parent
+    content = {
+        split: [
+            {key: stored_path(value, folder) if key in PATH_KEYS and value is not None else value
+             for key, value in item.items()}  # fmt: skip
+            for item in splits.get(split, [])
+        ]
+        for split in SPLITS
+    }
     if metadata:
         content["metadata"] = metadata
     return write_json_atomic(path, content)

@@ -52,14 +52,14 @@ def convert_file(path: Path, name: str, out_dir: Path) -> dict:
     """Convert one DICOM file to ``videos/<name>.nii.gz``; returns its datalist item."""
     video = read_video(path)
     item = {
-        "image": f"videos/{name}.nii.gz",
+        "image": out_dir / "videos" / f"{name}.nii.gz",
         "case": name,
         "source": str(path),
         "fps": None if math.isnan(video.fps) else video.fps,
         "spacing": list(video.spacing) if video.spacing_known else None,
         "num_frames": video.num_frames,
     }
-    target = out_dir / item["image"]
+    target = item["image"]
     if target.exists():
         raise FileExistsError(f"{target}: already written in this run; names must be unique.")
     write_volume(target, video.array, affine=video.affine, spacing_known=video.spacing_known)

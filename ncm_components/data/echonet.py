@@ -145,8 +145,8 @@ def convert_video(name: str, video_path: Path, traces: dict[int, np.ndarray], me
     ed_frame, es_frame = sorted(areas, key=areas.get, reverse=True)
     fps = _float(meta.get("FPS")) or video.fps
     item = {
-        "image": f"videos/{name}.nii.gz",
-        "label": f"labels/{name}.nii.gz",
+        "image": out_dir / "videos" / f"{name}.nii.gz",
+        "label": out_dir / "labels" / f"{name}.nii.gz",
         "case": name,
         "ed_frame": int(ed_frame),
         "es_frame": int(es_frame),
@@ -156,8 +156,8 @@ def convert_video(name: str, video_path: Path, traces: dict[int, np.ndarray], me
         "fps": fps,
         "spacing": None,  # EchoNet-Dynamic gives no pixel spacing: distances are in pixels
     }
-    write_volume(out_dir / item["image"], video.array, fps=fps)
-    write_volume(out_dir / item["label"], label, fps=fps)
+    write_volume(item["image"], video.array, fps=fps)
+    write_volume(item["label"], label, fps=fps)
     return item
 
 

@@ -248,15 +248,15 @@ def _tracing_dice(echo: SyntheticEcho) -> list[float]:
     return [round(float(d), 4) for d in scores["dice"][:, 0]]
 
 
-def _item_for(echo: SyntheticEcho, name: str, all_classes: bool) -> tuple[dict, np.ndarray, np.ndarray]:
+def _item_for(echo: SyntheticEcho, out_dir: Path, name: str, all_classes: bool) -> tuple[dict, np.ndarray, np.ndarray]:
     full = echo.labels if all_classes else echo.lv_masks
     sparse = echo.annotations if all_classes else echo.lv_annotations
     edv = volume_single_plane(echo.lv_masks[..., echo.ed_frame], echo.spacing)
     esv = volume_single_plane(echo.lv_masks[..., echo.es_frame], echo.spacing)
     item = {
-        "image": f"videos/{name}.nii.gz",
-        "label": f"labels/{name}.nii.gz",
-        "label_full": f"labels_full/{name}.nii.gz",
+        "image": out_dir / "videos" / f"{name}.nii.gz",
+        "label": out_dir / "labels" / f"{name}.nii.gz",
+        "label_full": out_dir / "labels_full" / f"{name}.nii.gz",
         "case": name,
         "ed_frame": echo.ed_frame,
         "es_frame": echo.es_frame,
@@ -279,10 +279,10 @@ def _write_video(out_dir: Path, seed: int, name: str, size: int, all_classes: bo
     """Generate one video and write its video, sparse label and full label; returns its datalist item."""
     cv2.setNumThreads(1)  # one video per process: the processes share the cores
     echo = generate_echo(seed, size=size, traced=traced)
-    item, full, sparse = _item_for(echo, name, all_classes)
-    write_volume(out_dir / item["image"], echo.video, echo.spacing, echo.fps)
-    write_volume(out_dir / item["label"], sparse, echo.spacing, echo.fps)
-    write_volume(out_dir / item["label_full"], full, echo.spacing, echo.fps)
+    item, full, sparse = _item_for(echo, out_dir, name, all_classes)
+    write_volume(item["image"], echo.video, echo.spacing, echo.fps)
+    write_volume(item["label"], sparse, echo.spacing, echo.fps)
+    write_volume(item["label_full"], full, echo.spacing, echo.fps)
     return item
 
 
