@@ -41,7 +41,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import BENCHMARK_MODELS, build_model  # noqa: E402
 
-from ncm_components.data.synthetic import generate_dataset  # noqa: E402
+from ncm_components.simulation.synthetic import generate_dataset  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "bundle" / "configs"
 LOGGING = str(CONFIGS / "logging.conf")

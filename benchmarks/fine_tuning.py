@@ -30,8 +30,8 @@ from accuracy import CONFIGS, run_workflow  # noqa: E402
 from ncm_components.data import echonet  # noqa: E402
 from ncm_components.data.atomic import write_json_atomic  # noqa: E402
 from ncm_components.data.datalist import SPLITS, load_datalist, write_datalist  # noqa: E402
-from ncm_components.data.synthetic import generate_release  # noqa: E402
 from ncm_components.handlers.weights import shipped_weights  # noqa: E402
+from ncm_components.simulation.synthetic import generate_release  # noqa: E402
 
 BUNDLE_ROOT = CONFIGS.parent
 

@@ -43,10 +43,10 @@ from monai.utils import CommonKeys as Keys
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import build_model  # noqa: E402
 
-from ncm_components.data.synthetic import generate_dataset  # noqa: E402
 from ncm_components.handlers import MeanTeacher  # noqa: E402
 from ncm_components.losses import NCMNetLoss  # noqa: E402
 from ncm_components.networks import ncmnet_small  # noqa: E402
+from ncm_components.simulation.synthetic import generate_dataset  # noqa: E402
 from ncm_components.transforms import load_video  # noqa: E402
 from ncm_components.transforms.labels import IGNORE_INDEX  # noqa: E402
 

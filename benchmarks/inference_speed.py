@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from ncm_components.data.synthetic import generate_echo
     from ncm_components.networks import ncmnet_small
+    from ncm_components.simulation.synthetic import generate_echo
     from ncm_components.transforms import write_volume
 
     with tempfile.TemporaryDirectory() as folder:

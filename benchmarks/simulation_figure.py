@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ncm_components.data.synthetic import generate_echo  # noqa: E402
+from ncm_components.simulation.synthetic import generate_echo  # noqa: E402
 from ncm_components.visualize import display_frame  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """The main job (``make demo``): a team's path through an EchoNet-Dynamic release, on a simulated one.
 
-1. ``python -m ncm_components.data.synthetic --layout echonet``: a simulated EchoNet-Dynamic release (MJPEG AVIs,
+1. ``python -m ncm_components.simulation --layout echonet``: a simulated EchoNet-Dynamic release (MJPEG AVIs,
    ``FileList.csv``, ``VolumeTracings.csv`` with ED/ES tracings), unless one exists in the work folder;
 2. ``python -m ncm_components.data.echonet``: the release's own converter to NIfTI videos and a datalist;
 3. ``bundle/configs/train.yaml`` through ``monai.bundle.run``: NCM-Net small from the ED/ES labels only;
@@ -24,8 +24,9 @@ from pathlib import Path
 import torch
 from monai.bundle import run
 
-from .data import echonet, synthetic
+from .data import echonet
 from .data.datalist import load_datalist, write_datalist
+from .simulation import synthetic
 
 CONFIGS = Path(__file__).resolve().parents[1] / "bundle" / "configs"
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ncm_components.data.synthetic import generate_dataset
+from ncm_components.simulation.synthetic import generate_dataset
 
 from .conftest import REPO_ROOT
 

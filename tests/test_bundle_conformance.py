@@ -18,8 +18,8 @@ import yaml
 from monai.bundle import ConfigParser, ckpt_export, onnx_export, run, verify_metadata, verify_net_in_out
 
 from ncm_components import bundle_tools
-from ncm_components.data.synthetic import generate_echo
 from ncm_components.networks import ncmnet_small
+from ncm_components.simulation.synthetic import generate_echo
 from ncm_components.transforms import read_video, write_volume
 
 from .bundle_helpers import CONFIGS, TRAIN

@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from ncm_components.data import camus, dicom, synthetic
+from ncm_components.data import camus, dicom
+from ncm_components.simulation import synthetic
 
 from .bundle_helpers import EVALUATE, TRAIN, run_bundle, tiny_overrides
 from .conftest import REPO_ROOT

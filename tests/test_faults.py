@@ -21,14 +21,15 @@ import torch
 from ignite.engine import Engine
 from monai.bundle import ConfigWorkflow
 
-from ncm_components.data import camus, dicom, echonet, load_datalist, synthetic
+from ncm_components.data import camus, dicom, echonet, load_datalist
 from ncm_components.data.atomic import PARTIAL_PREFIX
-from ncm_components.data.synthetic import generate_echo
 from ncm_components.handlers import CheckpointError, ModelWeightsLoader, latest_checkpoint, read_checkpoint
 from ncm_components.handlers.checkpoint import AtomicCheckpointSaver, remove_orphaned_temporaries
 from ncm_components.handlers.run_lock import LOCK_NAME
 from ncm_components.metrics.video import clinical_figures
 from ncm_components.networks import ncmnet_small
+from ncm_components.simulation import synthetic
+from ncm_components.simulation.synthetic import generate_echo
 from ncm_components.transforms import IncompleteFileError, VideoReadError, load_video, read_video, write_volume
 
 from .bundle_helpers import LOGGING, TRAIN, bundle_command, make_tiny_dataset, subprocess_env, tiny_overrides

@@ -15,9 +15,9 @@ import SimpleITK as sitk
 from monai.bundle import ConfigWorkflow
 
 from ncm_components.data.atomic import PARTIAL_PREFIX
-from ncm_components.data.synthetic import generate_echo
 from ncm_components.handlers import VideoMetricsSaver, video_metrics, video_writer
 from ncm_components.metrics.video import VideoScores
+from ncm_components.simulation.synthetic import generate_echo
 from ncm_components.transforms import VideoReadError, load_video, write_volume
 
 from .bundle_helpers import LOGGING

@@ -13,9 +13,9 @@ import torch
 from monai.bundle import ConfigWorkflow
 
 from ncm_components.data.camus import parse_info
-from ncm_components.data.synthetic import generate_echo
 from ncm_components.metrics.clinical import ejection_fraction, volume_biplane
 from ncm_components.networks import ncmnet_small
+from ncm_components.simulation.synthetic import generate_echo
 from ncm_components.transforms import read_video, write_volume
 
 from .bundle_helpers import CONFIGS, LOGGING

@@ -9,11 +9,11 @@ import pytest
 import torch
 from monai.metrics import compute_average_surface_distance, compute_dice, compute_hausdorff_distance
 
-from ncm_components.data.synthetic import generate_echo
 from ncm_components.metrics import AnnotatedFrameDiceMetric, per_frame_scores, temporal_inconsistency
 from ncm_components.metrics.cardiac import detect_ed_es, lv_areas
 from ncm_components.metrics.temporal import area_second_difference
 from ncm_components.metrics.video import clinical_figures, score_video, summarise_videos
+from ncm_components.simulation.synthetic import generate_echo
 from ncm_components.transforms.labels import IGNORE_INDEX
 
 

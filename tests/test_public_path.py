@@ -18,9 +18,10 @@ import pytest
 import torch
 from ignite.engine import Engine
 
-from ncm_components.data import echonet, synthetic
+from ncm_components.data import echonet
 from ncm_components.handlers import RunLock, run_lock
 from ncm_components.handlers.run_lock import LOCK_NAME
+from ncm_components.simulation import synthetic
 
 from .bundle_helpers import EVALUATE, TRAIN, make_tiny_dataset, run_bundle, tiny_overrides
 from .conftest import REPO_ROOT

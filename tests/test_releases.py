@@ -8,9 +8,10 @@ import csv
 import numpy as np
 import pytest
 
-from ncm_components.data import camus, echonet, synthetic
+from ncm_components.data import camus, echonet
 from ncm_components.data.datalist import load_datalist
-from ncm_components.data.motion_stats import (
+from ncm_components.simulation import synthetic
+from ncm_components.simulation.motion_stats import (
     ECHONET_MOTION_REFERENCE,
     contraction_statistics,
     motion_tolerance,

@@ -8,13 +8,17 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import Compose, CopyItemsd, Invertd, RandRotated, Resized, ScaleIntensityd
 
-from ncm_components.data.synthetic import generate_echo
+from ncm_components.simulation.synthetic import generate_echo
 from ncm_components.transforms import (
     IGNORE_INDEX,
     AnnotatedFramesd,
     EmptyFramesUnannotatedd,
     LoadVideod,
+    RandDepthGaind,
+    RandNearFieldClutterd,
+    RandPerspectived,
     RandSectorDropoutd,
+    RandSectorWidthd,
     RandSpeckleNoised,
     SampleClipd,
     TemporalSmooth,
@@ -280,3 +284,87 @@ def test_a_0_255_mask_reads_as_the_lv_on_its_annotated_frames(tmp_path, echo_ite
     expected = sparse_label(echo.lv_masks, frames)
     np.testing.assert_array_equal(d["label"][0].numpy(), expected)
     assert np.flatnonzero(annotated_frames(d["label"][0].numpy())).tolist() == sorted(frames)
+
+
+# ---------------------------------------------------------------- randomisation families
+def _lv_clip() -> dict:
+    """A clip (C, X, Y, T) with an LV label on frames 0 and 3 and 255 elsewhere, and a textured image."""
+    image = torch.rand(1, 48, 40, 4)
+    label = torch.full((1, 48, 40, 4), float(IGNORE_INDEX))
+    for t in (0, 3):
+        label[0, :, :, t] = 0
+        label[0, 20:28, 10:30, t] = 1
+    return {"image": image, "label": label}
+
+
+def test_perspective_warps_image_and_label_alike_and_keeps_unannotated_frames():
+    clip = _lv_clip()
+    clip["image"] = (clip["label"] == 1).float()  # the image is the mask: both must land on the same pixels
+    warp = RandPerspectived(["image", "label"], prob=1.0, distortion=0.1)
+    warp.set_random_state(0)
+    out = warp(clip)
+    assert not torch.equal(out["label"], clip["label"])  # moved
+    image_mask, label_mask = out["image"][..., 0] > 0.5, out["label"][..., 0] == 1
+    dice = 2 * float((image_mask & label_mask).sum()) / float(image_mask.sum() + label_mask.sum())
+    assert dice > 0.9  # the same geometry (bilinear and nearest differ on edge pixels only)
+    assert set(out["label"][..., 1].unique().tolist()) == {float(IGNORE_INDEX)}  # nobody annotated it: still 255
+    assert set(out["label"][..., 0].unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(out["label"][..., 0], out["label"][..., 3])  # one warp for the whole clip
+
+
+def test_sector_width_never_cuts_the_labelled_lv():
+    clip = _lv_clip()
+    clip["image"] = torch.ones_like(clip["image"])
+    narrow = RandSectorWidthd("image", label_key="label", prob=1.0, half_angle=(0.1, 1.2))
+    for seed in range(20):
+        narrow.set_random_state(seed)
+        out = narrow(dict(clip))["image"]
+        assert bool((out[0, 20:28, 10:30] == 1).all())  # every LV pixel kept
+        assert float(out.mean()) < 1.0  # the corners beyond the sector are black
+    assert torch.equal(out[..., 0], out[..., 2])
+
+
+def test_appearance_transforms_touch_images_only_and_keep_the_range():
+    clip = _lv_clip()
+    for transform in (
+        RandDepthGaind("image", prob=1.0, gain=(1.5, 1.5), slope=(0.7, 0.7)),
+        RandNearFieldClutterd("image", prob=1.0, level=(0.3, 0.3)),
+        RandSpeckleNoised("image", prob=1.0, strength=(0.3, 0.3), grain=(1.2, 1.2)),
+    ):
+        transform.set_random_state(1)
+        out = transform(dict(clip))
+        assert out["label"] is clip["label"] and out["image"].shape == clip["image"].shape
+        assert not torch.equal(out["image"], clip["image"]) and float(out["image"].min()) >= 0.0
+    gained = RandDepthGaind("image", prob=1.0, gain=(1.0, 1.0), slope=(0.7, 0.7))(
+        {"image": torch.full((1, 8, 8, 2), 0.5)}
+    )
+    assert float(gained["image"][0, 0, -1, 0]) > float(gained["image"][0, 0, 0, 0])  # the far field brighter
+    hazed = RandNearFieldClutterd("image", prob=1.0, level=(0.3, 0.3))({"image": torch.zeros(1, 32, 32, 2)})["image"]
+    assert float(hazed[:, :, :4].mean()) > 5 * float(hazed[:, :, -4:].mean())  # clutter lives near the transducer
+
+
+def test_speckle_grain_coarsens_the_texture():
+    flat = {"image": torch.full((1, 64, 64, 2), 0.5)}
+    fine, coarse = (RandSpeckleNoised("image", prob=1.0, strength=(0.5, 0.5), grain=(g, g)) for g in (0.0, 2.0))
+    fine.set_random_state(0)
+    coarse.set_random_state(0)
+
+    def neighbour_correlation(image: torch.Tensor) -> float:
+        a = image[0, :-1, :, 0].flatten()
+        b = image[0, 1:, :, 0].flatten()
+        return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+
+    assert neighbour_correlation(fine(flat)["image"]) < 0.1 < 0.5 < neighbour_correlation(coarse(flat)["image"])
+
+
+@pytest.mark.parametrize("geometry, appearance", [(False, False), (True, False), (False, True), (True, True)])
+def test_train_config_switches_the_families(geometry, appearance):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config("bundle/configs/train.yaml")
+    parser["geometry_randomisation"], parser["appearance_randomisation"] = geometry, appearance
+    names = [type(t).__name__ for t in parser.get_parsed_content("train#random_transforms")]
+    assert names[:2] == ["SampleClipd", "RandFlipd"] and names[-1] == "SelectItemsd"
+    assert ("RandAffined" in names) == geometry and ("RandPerspectived" in names) == geometry
+    assert ("RandDepthGaind" in names) == appearance and ("RandSectorWidthd" in names) == appearance

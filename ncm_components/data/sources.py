@@ -11,10 +11,10 @@ import logging
 import os
 from pathlib import Path
 
+from ..simulation.synthetic import generate_dataset
 from ..transforms.io import VIDEO_SUFFIXES, is_dicom_file, split_video_suffix
 from .atomic import PARTIAL_PREFIX
 from .datalist import SPLITS, load_datalist
-from .synthetic import generate_dataset
 
 __all__ = ["resolve_datalist", "list_inputs"]
 

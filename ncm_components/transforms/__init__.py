@@ -1,5 +1,13 @@
 """MONAI transforms and readers for echo videos: loading, clip sampling, sparse-label helpers and augmentation."""
 
+from .augment import (
+    RandDepthGaind,
+    RandNearFieldClutterd,
+    RandPerspectived,
+    RandSectorDropoutd,
+    RandSectorWidthd,
+    RandSpeckleNoised,
+)
 from .checks import CheckAnnotationsd, item_name
 from .fields import MissingFieldsAsNaNd
 from .integrity import IncompleteFileError, check_complete
@@ -7,7 +15,7 @@ from .io import Video, VideoReadError, load_video, pixel_spacing, read_video, vi
 from .labels import IGNORE_INDEX, AnnotatedFramesd, EmptyFramesUnannotatedd, annotated_frames, sparse_label
 from .readers import MetaImageReader, UltrasoundDicomReader, VideoFileReader
 from .temporal import TemporalSmooth, TemporalSmoothd
-from .video import LoadVideod, RandSectorDropoutd, RandSpeckleNoised, SampleClipd, clip_indices
+from .video import LoadVideod, SampleClipd, clip_indices
 
 __all__ = [
     "IGNORE_INDEX",
@@ -18,7 +26,11 @@ __all__ = [
     "LoadVideod",
     "MetaImageReader",
     "MissingFieldsAsNaNd",
+    "RandDepthGaind",
+    "RandNearFieldClutterd",
+    "RandPerspectived",
     "RandSectorDropoutd",
+    "RandSectorWidthd",
     "RandSpeckleNoised",
     "SampleClipd",
     "TemporalSmooth",

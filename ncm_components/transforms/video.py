@@ -1,4 +1,4 @@
-"""MONAI dictionary transforms for echo videos: load any supported file, sample ED->ES clips, speckle noise.
+"""MONAI dictionary transforms for echo videos: load any supported file, sample ED->ES clips.
 
 Every video is a MetaTensor (1, X, Y, T) exactly as MONAI's ``LoadImaged`` gives a NIfTI file (spatial axes in the
 file's order, time last, the file's affine); its meta adds ``spacing_known``, ``pixel_spacing`` (x, y; NaN when
@@ -7,7 +7,6 @@ unknown) and ``fps`` (see :func:`~ncm_components.transforms.io.load_video`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
@@ -20,7 +19,7 @@ from .checks import check_video, item_name
 from .io import load_video
 from .labels import annotated_frames, label_classes
 
-__all__ = ["LoadVideod", "SampleClipd", "RandSpeckleNoised", "RandSectorDropoutd", "clip_indices", "CLIP_MODES"]
+__all__ = ["LoadVideod", "SampleClipd", "clip_indices", "CLIP_MODES"]
 
 CLIP_MODES = ("uniform", "random", "all", "window", "anywhere", "mixed")
 
@@ -189,88 +188,3 @@ class SampleClipd(RandomizableTransform, MapTransform):
             start = int(np.clip(anchor - position * stride, 0, latest_start))
         indices = start + stride * np.arange(span)
         return np.pad(indices, (0, self.num_frames - span), mode="edge")  # a video shorter than the clip repeats
-
-
-class _RandomImaged(RandomizableTransform, MapTransform):
-    """Base of the random image transforms here: parameters drawn once per item (:meth:`draw`), applied to every key
-    (:meth:`apply`), with probability ``prob``."""
-
-    def __init__(self, keys: KeysCollection, prob: float, allow_missing_keys: bool = False) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
-        RandomizableTransform.__init__(self, prob)
-
-    def draw(self):
-        raise NotImplementedError
-
-    def apply(self, image: torch.Tensor, parameters) -> torch.Tensor:
-        raise NotImplementedError
-
-    def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        d = dict(data)
-        self.randomize(None)
-        if not self._do_transform:
-            return d
-        parameters = self.draw()
-        for key in self.key_iterator(d):
-            d[key] = self.apply(d[key], parameters)
-        return d
-
-
-class RandSpeckleNoised(_RandomImaged):
-    """Multiplicative Rayleigh speckle: ``x * ((1 - strength) + strength * n)``, n Rayleigh with mean 1 per pixel."""
-
-    def __init__(
-        self,
-        keys: KeysCollection,
-        prob: float = 0.3,
-        strength: tuple[float, float] = (0.05, 0.3),
-        allow_missing_keys=False,
-    ):
-        super().__init__(keys, prob, allow_missing_keys)
-        self.strength = strength
-
-    def draw(self) -> float:
-        return float(self.R.uniform(*self.strength))
-
-    def apply(self, image: torch.Tensor, strength: float) -> torch.Tensor:
-        noise = self.R.rayleigh(scale=math.sqrt(2 / math.pi), size=tuple(image.shape)).astype(np.float32)
-        return image * ((1 - strength) + strength * torch.as_tensor(noise, device=image.device))
-
-
-class RandSectorDropoutd(_RandomImaged):
-    """Signal dropout of a beam sector, as a poor acoustic window or a rib causes it: intensities in a wedge of the
-    sector (apex at the top centre of the picture) are multiplied by ``1 - strength`` beyond a random depth.
-
-    Args:
-        keys: image keys, (C, X, Y, T) in MONAI's layout (axis 1 = depth, the apex at y = 0, x = X / 2).
-        prob: probability of applying it to an item.
-        strength: range of the loss of signal at the wedge's centre, in [0, 1].
-        width: range of the wedge's half width in radians (Gaussian profile across beams).
-        half_angle: half angle of the sector the wedge's centre falls in, radians.
-    """
-
-    def __init__(
-        self,
-        keys: KeysCollection,
-        prob: float = 0.3,
-        strength: tuple[float, float] = (0.4, 0.9),
-        width: tuple[float, float] = (0.05, 0.2),
-        half_angle: float = 0.6,
-        allow_missing_keys: bool = False,
-    ) -> None:
-        super().__init__(keys, prob, allow_missing_keys)
-        self.strength, self.width, self.half_angle = strength, width, half_angle
-
-    def draw(self) -> tuple[float, float, float, float]:
-        strength, width = self.R.uniform(*self.strength), self.R.uniform(*self.width)
-        centre = self.R.uniform(-self.half_angle, self.half_angle)
-        onset = self.R.uniform(0.1, 0.6)  # share of the depth where the loss starts
-        return float(strength), float(width), float(centre), float(onset)
-
-    def apply(self, image: torch.Tensor, parameters: tuple[float, float, float, float]) -> torch.Tensor:
-        strength, width, centre, onset = parameters
-        size_x, size_y = image.shape[1], image.shape[2]
-        x = torch.arange(size_x, dtype=torch.float32, device=image.device)[:, None] - size_x / 2
-        y = torch.arange(size_y, dtype=torch.float32, device=image.device)[None, :] + 0.5
-        wedge = torch.exp(-(((torch.atan2(x, y) - centre) / width) ** 2)) * (y > onset * size_y)
-        return image * (1.0 - strength * wedge)[None, :, :, None]

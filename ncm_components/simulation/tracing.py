@@ -43,8 +43,8 @@ def sample_annotator(rng: np.random.Generator, quality: float) -> Annotator:
     """Draw the annotator of one video; ``quality`` (0 poor .. 1 good acoustic window) scales the uncertainty 2..1."""
     uncertainty = 2.0 - float(np.clip(quality, 0.0, 1.0))
     return Annotator(
-        offset=float(rng.normal(0.0, 0.6)) * uncertainty,
-        base_shift=float(rng.normal(0.0, 1.2)),
+        offset=float(rng.normal(-1.0, 0.6)) * uncertainty,
+        base_shift=float(rng.normal(-2.0, 1.2)),
         apex_shift=float(rng.normal(0.0, 1.5)) * uncertainty,
         jitter=float(rng.uniform(0.3, 0.7)) * uncertainty,
         frame_shift=float(rng.uniform(0.5, 1.0)) * uncertainty,

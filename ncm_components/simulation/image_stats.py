@@ -27,9 +27,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..data.datalist import SPLITS, load_datalist
 from ..transforms.io import read_video
 from ..transforms.labels import LV_CLASS, annotated_frames
-from .datalist import SPLITS, load_datalist
 
 __all__ = [
     "ECHONET_REFERENCE",

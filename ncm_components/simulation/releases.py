@@ -13,7 +13,7 @@ on data this repository can make: converter, training, evaluation and inference.
   files (ED, ES, NbFrame, EF, volumes). The 2019 layout adds the sonographer-traced ED and ES labels as ``_ED_gt`` and
   ``_ES_gt``.
 
-CLI: ``python -m ncm_components.data.synthetic --layout echonet|camus2019|camus2023 --out DIR --num-videos N``.
+CLI: ``python -m ncm_components.simulation --layout echonet|camus2019|camus2023 --out DIR --num-videos N``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..data.atomic import atomic_path, write_text_atomic
+from ..data.echonet import encode_tracing
 from ..metrics.clinical import volume_single_plane
-from .atomic import atomic_path, write_text_atomic
-from .echonet import encode_tracing
 
 __all__ = [
     "write_echonet_release",

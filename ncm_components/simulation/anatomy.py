@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .presets import PRESETS, SitePreset
+
 __all__ = ["HeartAnatomy", "HeartFrame", "Structure", "sample_heart", "heart_frame", "to_end_diastole", "cardiac_cycle"]
 
 _PROFILE_POINTS = 40  # points per side of a chamber outline
@@ -29,7 +31,7 @@ _PROFILE_POINTS = 40  # points per side of a chamber outline
 _VALVE_KNOTS = (0.0, 0.06, 0.16, 0.35, 0.45, 0.7, 0.82, 0.97, 1.0)
 _VALVE_OPENING = (0.0, 0.0, 1.0, 0.8, 0.45, 0.45, 0.8, 0.05, 0.0)
 # contraction as real apical views show it (EchoNet-Dynamic ED/ES tracings, :mod:`.motion_stats`): ranges of the draws
-_LONG_SHARE = (0.15, 0.26)  # L_ES / L_ED = (ESV / EDV) ** share
+_LONG_SHARE = (0.11, 0.21)  # L_ES / L_ED = (ESV / EDV) ** share
 _POINTING = (0.4, 0.7)  # share of the apex's bluntness lost at ES
 _APEX_DESCENT = (1.9, 1.0)  # mm, mean and SD (clipped to 0..4): the endocardial apex moves towards the base
 
@@ -77,6 +79,8 @@ class HeartAnatomy:
     papillary: list[tuple[float, float, float, float]]  # (s along the axis, side +-1, half length, half width)
     trabeculae: list[tuple[float, float, float, float, float]]  # (s, side, length, width, tilt)
     sway: np.ndarray  # (3,) whole-heart motion amplitude over the cycle: x mm, z mm, radians
+    atrial_bend: float  # radians the atria's axes turn from the LV's towards the crux (the screen's left)
+    lung_gap: float  # mm of tissue between the pericardium and the left lung's pleura
     extras: dict = field(default_factory=dict)
 
 
@@ -132,14 +136,16 @@ def _shape_volume_ratio(
     return float(np.sum(es**2) / np.sum(ed**2))
 
 
-def sample_heart(rng: np.random.Generator, ef: float, view: str | None = None) -> HeartAnatomy:
+def sample_heart(
+    rng: np.random.Generator, ef: float, view: str | None = None, preset: SitePreset = PRESETS["echonet"]
+) -> HeartAnatomy:
     """Draw one heart: view, size, pose and shape vary widely; the cavity's method-of-disks volume falls by ``ef``
     percent, shared between long-axis shortening, narrowing and the apex's pointing as in real apical views
-    (:mod:`.motion_stats`)."""
-    view = view or ("4CH" if rng.random() < 0.5 else "2CH")
+    (:mod:`.motion_stats`). The ``preset`` gives the share of four-chamber views, the LV's length and the pose."""
+    view = view or ("4CH" if rng.random() < preset.four_chamber_share else "2CH")
     scale = float(rng.uniform(0.82, 1.2))
-    length = 78.0 * scale * float(rng.uniform(0.88, 1.1))
-    half = 20.5 * scale * float(rng.uniform(0.85, 1.15))
+    length = preset.lv_length * scale * float(rng.uniform(0.88, 1.1))
+    half = 19.5 * scale * float(rng.uniform(0.85, 1.15))
     asym = float(rng.uniform(-0.12, 0.08))
     bluntness = float(rng.uniform(1.8, 3.2))
     base_taper = float(rng.uniform(0.1, 0.3))
@@ -151,9 +157,17 @@ def sample_heart(rng: np.random.Generator, ef: float, view: str | None = None) -
     long_keep = remaining**long_share
     shape_keep = _shape_volume_ratio(bluntness, pointing, base_taper, half_width, shape_modes)
     radial_keep = min(math.sqrt(remaining / (long_keep * shape_keep)), 1.0)
-    papillary = [(float(rng.uniform(0.45, 0.65)), 1.0, float(rng.uniform(4, 7)), float(rng.uniform(2.2, 3.6)))]
-    if view == "2CH" or rng.random() < 0.35:
-        papillary.append((float(rng.uniform(0.45, 0.65)), -1.0, float(rng.uniform(3.5, 6)), float(rng.uniform(2, 3))))
+    # the anterolateral papillary muscle against the lateral wall, seen in most views; the posteromedial one only in
+    # the two-chamber view (the four-chamber view's septal side has none)
+    papillary = []
+    if view == "2CH" or rng.random() < 0.6:
+        papillary.append(
+            (float(rng.uniform(0.45, 0.65)), 1.0, float(rng.uniform(3.5, 6)), float(rng.uniform(1.5, 2.6)))
+        )
+    if view == "2CH":
+        papillary.append(
+            (float(rng.uniform(0.45, 0.65)), -1.0, float(rng.uniform(3.5, 6)), float(rng.uniform(1.5, 2.5)))
+        )
     trabeculae = [
         (
             float(rng.uniform(0.04, 0.55)),
@@ -162,12 +176,12 @@ def sample_heart(rng: np.random.Generator, ef: float, view: str | None = None) -
             float(rng.uniform(0.8, 1.8)),
             float(rng.uniform(-0.6, 0.6)),
         )
-        for _ in range(int(rng.integers(2, 9)))
+        for _ in range(int(rng.integers(1, 6)))
     ]
     return HeartAnatomy(
         view=view,
-        apex=np.array([float(rng.uniform(-6, 14)), float(rng.uniform(22, 42))]),
-        axis_angle=math.radians(float(rng.uniform(-6, 18))),
+        apex=np.array([float(rng.uniform(*preset.apex_x)), float(rng.uniform(*preset.apex_z))]),
+        axis_angle=math.radians(float(np.clip(rng.normal(*preset.axis_tilt), -15.0, 40.0))),
         length=length,
         half_width=half_width,
         bluntness=bluntness,
@@ -184,18 +198,20 @@ def sample_heart(rng: np.random.Generator, ef: float, view: str | None = None) -
         rv_width=float(rng.uniform(22, 34)) * scale,
         rv_wall=float(rng.uniform(3.0, 5.5)),
         tricuspid_offset=float(rng.uniform(3, 10)),
-        la_length=float(rng.uniform(38, 58)) * scale,
-        la_width=float(rng.uniform(17, 25)) * scale,
+        la_length=float(rng.uniform(20, 32)) * scale,  # at ED, emptied by the atrial kick; +25 % at ES
+        la_width=float(rng.uniform(12, 17)) * scale,
         ra_length=float(rng.uniform(35, 52)) * scale,
         ra_width=float(rng.uniform(15, 23)) * scale,
         atrial_wall=float(rng.uniform(2.0, 3.5)),
         pericardium=float(rng.uniform(1.5, 3.5)),
         mitral_leaflets=(float(rng.uniform(0.5, 0.62)), float(rng.uniform(0.36, 0.48))),
         tricuspid_leaflets=(float(rng.uniform(0.45, 0.6)), float(rng.uniform(0.35, 0.5))),
-        leaflet_thickness=float(rng.uniform(1.2, 2.4)),
+        leaflet_thickness=float(rng.uniform(1.5, 3.0)),
         papillary=papillary,
         trabeculae=trabeculae,
         sway=np.array([rng.uniform(-3, 3), rng.uniform(-3, 3), math.radians(float(rng.uniform(-3, 3)))]),
+        atrial_bend=math.radians(float(rng.uniform(40, 60))),
+        lung_gap=float(rng.uniform(0.0, 6.0)),
     )
 
 
@@ -332,13 +348,13 @@ def heart_frame(
     structures: list[Structure] = []
 
     # left atrium beyond the mitral annulus; it fills while the ventricle empties
-    la_grow = 1.0 + 0.18 * contraction
+    la_grow = 1.0 + 0.25 * contraction
     v = np.linspace(0, 1, _PROFILE_POINTS)
     la_len = heart.la_length * la_grow
     la_top = 0.5 * annulus_width
     la_half = _chamber_profile(v, la_top, heart.la_width * la_grow)
-    la_centre = 0.5 * (right[-1] - left[-1])
-    la_axis = _AxisFrame(frame.point(length, la_centre), heart.axis_angle - 0.08)
+    la_centre = 0.35 * right[-1] - 0.65 * left[-1]  # the atrium sits towards the septal hinge (the crux)
+    la_axis = _AxisFrame(frame.point(length, la_centre), heart.axis_angle - heart.atrial_bend)
     left_atrium = _outline(la_axis, v * la_len, la_half, la_half)
     la_outer = _outline(
         la_axis, v * (la_len + heart.atrial_wall), la_half + heart.atrial_wall, la_half + heart.atrial_wall
@@ -369,13 +385,14 @@ def heart_frame(
         ra_grow = 1.0 + 0.12 * contraction
         ra_top = 0.5 * float(np.linalg.norm(tv_right - tv_left))
         ra_half = _chamber_profile(v, ra_top, heart.ra_width * ra_grow)
-        ra_axis = _AxisFrame(0.5 * (tv_left + tv_right), heart.axis_angle + 0.12)
+        ra_axis = _AxisFrame(0.5 * (tv_left + tv_right), heart.axis_angle - heart.atrial_bend + 0.2)
         ra_len = heart.ra_length * ra_grow
         right_atrium = _outline(ra_axis, v * ra_len, ra_half, ra_half)
         ra_outer = _outline(
             ra_axis, v * (ra_len + heart.atrial_wall), ra_half + heart.atrial_wall, ra_half + heart.atrial_wall
         )
-        walls = [Structure("rv_wall", rv_outer), Structure("atrial_wall", ra_outer)] + walls
+        septum = Structure("septum", _outline(frame, a_outer, left_out, np.zeros_like(left_out)))
+        walls = [Structure("rv_wall", rv_outer), Structure("atrial_wall", ra_outer)] + walls + [septum]
         pools += [Structure("blood", rv_cavity), Structure("blood", right_atrium)]
         pericardium_path.append(frame.point(a_rv_out, -(septum_out + rv_out_half + 1.0)))
         valves += _valve(tv_left, tv_right, frame.along, heart.tricuspid_leaflets, heart.leaflet_thickness, tricuspid)
@@ -387,7 +404,7 @@ def heart_frame(
     for s_p, side, half_len, half_wid in heart.papillary:
         a_p = s_p * length
         w = np.interp(s_p, s, right if side > 0 else left)
-        centre = frame.point(a_p, side * max(w - 0.8 * half_wid, 0.0))
+        centre = frame.point(a_p, side * max(w - 0.5 * half_wid, 0.0))  # half embedded in the wall
         inner.append(
             Structure("papillary", _ellipse(centre, frame.along, half_len * (1 + 0.2 * contraction), half_wid))
         )
@@ -399,7 +416,16 @@ def heart_frame(
     valves += _valve(hinge_left, hinge_right, frame.along, heart.mitral_leaflets, heart.leaflet_thickness, mitral)
 
     pericardium = [Structure("pericardium", _band(path, heart.pericardium)) for path in pericardium_path]
-    structures = pericardium + walls + pools + inner + structures + valves
+    # the left lung beside the lateral wall and behind the left atrium: air gives no echo beyond the pleura; the
+    # atria, painted later, cover what lies under them
+    pleura = right_out[::-1] + 1.0 + heart.pericardium / 2 + heart.lung_gap
+    lung_edge = frame.point(a_outer[::-1], pleura)  # base -> apex
+    top = lung_edge[-1] + np.array([10.0, 0.0])
+    # kept in front of the transducer (z > 0): the scan converts outlines through their angle from it
+    below = [frame.point(length + 120.0, -45.0), frame.point(length + 35.0, -45.0)]
+    far_points = np.array([[top[0], 1.0], [250.0, 1.0], [250.0, 400.0], *below])
+    lung = [Structure("lung", np.concatenate([lung_edge, far_points]))]
+    structures = lung + pericardium + walls + pools + inner + structures + valves
     return HeartFrame(
         cavity, epicardium, left_atrium, structures, contraction, frame.apex, 0.5 * (hinge_left + hinge_right)
     )
@@ -421,7 +447,7 @@ def _valve(
         (hinge_right, hinge_left, lengths[1], -1.0),
     ):
         closed = (other - hinge) / width
-        closed = closed + 0.15 * base_direction  # closed leaflets bow into the atrium
+        closed = closed + 0.3 * base_direction  # closed leaflets billow into the atrium
         closed /= np.linalg.norm(closed)
         opened = -base_direction  # towards the apex
         direction = (1 - opening) * closed + opening * (0.85 * opened + 0.15 * closed)

@@ -28,12 +28,13 @@ import cv2
 import numpy as np
 
 from .anatomy import HeartAnatomy, HeartFrame, to_end_diastole
+from .presets import PRESETS, SitePreset
 
 __all__ = ["SectorScan", "ScannerSettings", "sample_scanner", "BModeSimulator", "TISSUES"]
 
 TISSUES = ("background", "blood", "myocardium", "rv_wall", "atrial_wall", "pericardium", "papillary", "trabecula")
-TISSUES += ("valve", "fibrous")
-_WALLS = ("myocardium", "rv_wall", "atrial_wall")
+TISSUES += ("valve", "fibrous", "septum", "lung")
+_WALLS = ("myocardium", "rv_wall", "atrial_wall", "pericardium")  # layers that lose echo along the beams
 _SUBPIXEL_BITS = 4
 _MATERIAL_SPACING = 0.3  # mm between independent scatterers of the tissue-fixed field
 
@@ -106,10 +107,16 @@ class ScannerSettings:
     dynamic_range: float  # dB
     tissue_level: float  # where myocardium's mean power sits in the displayed range (the gain)
     gamma: float  # display curve
+    near_field_gain: float = 0.0  # dB the gain is turned down at the transducer (a raised cosine back to 0 dB)
+    near_field_depth: float = 1.0  # mm where the near-field gain is back to normal
+    depth_markers: bool = False  # dots every centimetre beside the sector's right edge
 
 
-def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> ScannerSettings:
-    """Draw scanner settings; ``quality`` (0 poor .. 1 good) drives clutter, noise, dropout, blur and wall loss.
+def sample_scanner(
+    rng: np.random.Generator, quality: float | None = None, preset: SitePreset = PRESETS["echonet"]
+) -> ScannerSettings:
+    """Draw scanner settings; ``quality`` (0 poor .. 1 good) drives clutter, noise, dropout, blur and wall loss; the
+    ``preset`` gives the probe (point spread function), gain, dynamic range, near-field gain and clutter level.
 
     A poor window (quality near 0) is what makes real apical echo hard: walls that run along the beams nearly vanish,
     several beam sectors are shadowed or dropped out, wall segments leave the plane for part of the cycle, the beam is
@@ -124,16 +131,18 @@ def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> Sc
     poor = 1.0 - q
     hazy = rng.random() < 0.1  # a bright preset with a hazy cavity, as many scanners show it
     echogenicity = {
-        "background": float(rng.uniform(0.3, 0.9)),
+        "background": float(rng.uniform(0.25, 0.7)),  # chest wall and mediastinum
         "blood": float(rng.uniform(0.008, 0.03)),
         "myocardium": float(rng.uniform(0.75, 1.25)),
         "rv_wall": float(rng.uniform(0.7, 1.2)),
         "atrial_wall": float(rng.uniform(0.5, 1.0)),
-        "pericardium": float(rng.uniform(1.8, 3.5)),
-        "papillary": float(rng.uniform(0.6, 1.1)),
-        "trabecula": float(rng.uniform(0.35, 0.9)),
+        "pericardium": float(rng.uniform(1.0, 2.0)),
+        "papillary": float(rng.uniform(0.25, 0.55)),
+        "trabecula": float(rng.uniform(0.15, 0.4)),
         "valve": float(rng.uniform(1.0, 2.4)),
         "fibrous": float(rng.uniform(1.8, 3.0)),
+        "septum": float(rng.uniform(0.85, 1.5)),
+        "lung": float(rng.uniform(0.02, 0.06)),  # thick, both faces specular: the brightest wall of the view
     }
     dropouts = [_dropout(rng, 0.0) for _ in range(int(rng.poisson(0.5 + 1.5 * poor)))]
     dropouts += [_dropout(poor_window, poor) for _ in range(int(poor_window.poisson(0.3 + 2.0 * poor)))]
@@ -151,8 +160,8 @@ def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> Sc
         quality=q,
         echogenicity=echogenicity,
         background_contrast=float(rng.uniform(0.3, 1.0)),
-        axial_psf=float(rng.uniform(0.5, 0.9)),
-        lateral_psf=float(rng.uniform(1.4, 2.4)) * (1 + 0.4 * poor),
+        axial_psf=float(rng.uniform(0.5, 0.9)) * preset.psf_scale,
+        lateral_psf=float(rng.uniform(1.0, 1.7)) * (1 + 0.4 * poor) * preset.psf_scale,
         focus=float(rng.uniform(60, 110)),
         side_lobe=float(rng.uniform(0.03, 0.08) if not hazy else rng.uniform(0.1, 0.25)) * (1 + poor),
         anisotropy=float(rng.uniform(0.1, 0.6)) * (0.3 + 0.7 * q),
@@ -160,15 +169,18 @@ def sample_scanner(rng: np.random.Generator, quality: float | None = None) -> Sc
         persistence=float(rng.uniform(0.75, 0.95)),
         attenuation=float(rng.uniform(0.025, 0.045)),
         tgc_compensation=float(rng.uniform(0.75, 1.0)),
-        noise=float(10 ** rng.uniform(-3.6, -2.8)) * (1 + 2 * poor),
-        clutter=float(rng.uniform(0.05, 0.2)) * (0.3 + 2.5 * poor),
+        noise=float(10 ** rng.uniform(-3.2, -2.7)) * (1 + 2 * poor),
+        clutter=float(rng.uniform(0.05, 0.2)) * (0.3 + 2.5 * poor) * preset.clutter_scale,
         clutter_depth=float(rng.uniform(15, 60) if not hazy else rng.uniform(40, 120)),
         reverberation=reverberation,
         dropouts=tuple(dropouts),
         through_plane=through_plane,
-        dynamic_range=float(rng.uniform(45, 60)),
-        tissue_level=float(rng.uniform(0.38, 0.6) if not hazy else rng.uniform(0.62, 0.85)),
+        dynamic_range=float(rng.uniform(*preset.dynamic_range)),
+        tissue_level=float(rng.uniform(*preset.tissue_level) if not hazy else rng.uniform(0.62, 0.85)),
         gamma=float(rng.uniform(1.0, 1.6)),
+        near_field_gain=float(rng.uniform(*preset.near_field_gain)),
+        near_field_depth=float(rng.uniform(*preset.near_field_depth)),
+        depth_markers=preset.depth_markers,
     )
 
 
@@ -251,6 +263,10 @@ class BModeSimulator:
         self.clutter_fields = (self._psf(self._complex_noise()), self._psf(self._complex_noise()))
         self.clutter_phase = float(rng.uniform(0, 2 * math.pi))
         self.map_beam, self.map_sample = scan.conversion_maps(2 * size, spacing / 2)
+        # the near-field gain turned down: a raised cosine from -gain dB at the transducer to 0 dB at its depth
+        near = np.clip(self.radii / max(settings.near_field_depth, 1e-3), 0.0, 1.0)
+        self.near_field_db = (-settings.near_field_gain * 0.5 * (1.0 + np.cos(np.pi * near))).astype(np.float32)
+        self.markers = _depth_markers(scan, size, spacing) if settings.depth_markers else None
 
     # ---------------------------------------------------------------------------------------------- static parts
     def _complex_noise(self) -> np.ndarray:
@@ -378,7 +394,7 @@ class BModeSimulator:
         envelope = np.sqrt(echo[..., 0] ** 2 + echo[..., 1] ** 2)
 
         # 0 dB is the mean power of myocardium; it is shown at ``tissue_level`` of the dynamic range
-        decibels = 20.0 * np.log10(envelope + 1e-6)
+        decibels = 20.0 * np.log10(envelope + 1e-6) + self.near_field_db
         display = np.clip(decibels / s.dynamic_range + s.tissue_level, 0.0, 1.0) ** s.gamma
         cartesian = cv2.remap(
             (255.0 * display).astype(np.float32),
@@ -388,7 +404,21 @@ class BModeSimulator:
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=0.0,
         )
-        return cv2.resize(cartesian, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        picture = cv2.resize(cartesian, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        return picture if self.markers is None else np.maximum(picture, self.markers)
+
+
+def _depth_markers(scan: SectorScan, size: int, spacing: float) -> np.ndarray:
+    """(size, size) float32: a dot (grey 200) every 10 mm of depth just outside the sector's right edge, as scanners
+    print their depth scale; dots outside the frame are dropped."""
+    markers = np.zeros((size, size), np.float32)
+    angle = scan.half_angle + 2.0 * spacing / max(scan.depth, 1.0)  # about 2 px beyond the edge at full depth
+    for depth in np.arange(10.0, scan.depth, 10.0):
+        row = int(depth * math.cos(angle) / spacing)
+        column = int(depth * math.sin(angle) / spacing + size / 2)
+        if 0 <= row < size and 0 <= column < size:
+            markers[row, column] = 200.0
+    return markers
 
 
 def _gaussian(field: np.ndarray, sigma_x: float, sigma_y: float) -> np.ndarray:

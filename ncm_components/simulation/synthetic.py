@@ -10,7 +10,7 @@ is the LV cavity of the same anatomy on every frame, so ED and ES fall exactly o
 requested one; the annotated ED and ES frames are traced as a sonographer traces them (:mod:`.tracing`: each video's
 own convention, a fresh wobble on each frame, a clicked polygon), as real training and test labels are.
 
-CLI: ``python -m ncm_components.data.synthetic --out DIR --num-videos 100`` writes NIfTI videos, full ground truth,
+CLI: ``python -m ncm_components.simulation --out DIR --num-videos 100`` writes NIfTI videos, full ground truth,
 the sonographer's ED and ES tracings (255 elsewhere; ``--exact-labels``: the anatomy instead) and a datalist with
 EF/EDV/ESV, ED/ES, view and spacing. ``--stats`` prints the grey-level and geometry statistics of generated ED/ES
 frames next to those of real echo (see :mod:`.image_stats`) and how far the tracings fall from the anatomy.
@@ -31,14 +31,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..data.atomic import check_output_dir
+from ..data.datalist import write_datalist
 from ..metrics.clinical import ejection_fraction, volume_single_plane
 from ..metrics.segmentation import per_frame_scores
 from ..transforms.io import write_volume
 from ..transforms.labels import IGNORE_INDEX, sparse_label
 from . import releases
 from .anatomy import HeartFrame, cardiac_cycle, heart_frame, sample_heart
-from .atomic import check_output_dir
-from .datalist import write_datalist
 from .image_stats import (
     ECHONET_REFERENCE,
     datalist_statistics,
@@ -48,6 +48,8 @@ from .image_stats import (
     within_tolerance,
 )
 from .motion_stats import contraction_statistics, format_motion_table, motion_tolerance, summarise_motion
+from .presets import EF_QUANTILES, PRESETS, SitePreset, get_preset
+from .scene_stats import SCENE_REFERENCE, format_scene_table, scene_statistics, scene_tolerance, summarise_scene
 from .tracing import sample_annotator, trace_cavity
 from .ultrasound import BModeSimulator, SectorScan, sample_scanner
 
@@ -90,23 +92,20 @@ class SyntheticEcho:
         return np.where(self.annotations == IGNORE_INDEX, IGNORE_INDEX, self.annotations == LV).astype(np.uint8)
 
 
-# EchoNet-Dynamic's EF population (FileList.csv, 10,030 videos: p10 35.7, p50 59.2, p90 67.3, mean 55.7, SD 12.4,
-# 12.6 % below 40) as a piecewise-linear quantile function; the tails beyond p2 and p97 are ours
-_EF_QUANTILES = (0.0, 0.02, 0.10, 0.126, 0.25, 0.5, 0.75, 0.9, 0.97, 1.0)
-_EF_VALUES = (10.0, 23.0, 35.7, 40.0, 53.0, 59.2, 63.6, 67.3, 71.0, 78.0)
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 # ED -> ES in seconds: 0.32 s at 72 bpm (16 frames at 50 fps, EchoNet-Dynamic's median), shorter at faster rates
 _SYSTOLE_SECONDS, _SYSTOLE_PER_BPM, _SYSTOLE_SD = 0.33, -0.0015, 0.055
 
 
-def draw_ejection_fraction(seed: int) -> float:
-    """The EF (%) of video ``seed``, from EchoNet-Dynamic's population, reduced-EF tail included (mean 55.7, SD 12.5).
+def draw_ejection_fraction(seed: int, preset: str | SitePreset = "echonet") -> float:
+    """The EF (%) of video ``seed`` from the preset's population (``echonet``: EchoNet-Dynamic's ``FileList.csv``,
+    10,030 videos, p10 35.7, p50 59.2, p90 67.3, 12.6 % below 40; the tails beyond p2 and p97 are ours).
 
     Its quantile is the fractional part of ``seed`` times the golden ratio (a Weyl sequence): any run of consecutive
     seeds, as a dataset's videos are, spreads evenly over the population instead of sampling it at random, so that a
     set of 40 videos already has the population's percentiles."""
     quantile = math.modf(seed * _GOLDEN)[0]
-    return float(np.interp(quantile, _EF_QUANTILES, _EF_VALUES))
+    return float(np.interp(quantile, EF_QUANTILES, get_preset(preset).ef_values))
 
 
 def draw_cycle(rng: np.random.Generator, heart_rate: float, fps: float) -> tuple[int, int]:
@@ -116,6 +115,12 @@ def draw_cycle(rng: np.random.Generator, heart_rate: float, fps: float) -> tuple
     seconds = _SYSTOLE_SECONDS + _SYSTOLE_PER_BPM * (heart_rate - 72.0) + _SYSTOLE_SD * float(rng.standard_normal())
     systole = int(np.clip(round(seconds * fps), 3, int(0.6 * cycle)))
     return cycle, systole
+
+
+def heart_depth(heart) -> float:
+    """mm from the transducer to the far end of the atria at ED along the LV's axis: what a sonographer fits the
+    sector's depth to."""
+    return float(heart.apex[1] + (heart.length + heart.la_length) * math.cos(heart.axis_angle))
 
 
 def _fill(shape: tuple[int, int], outline_yx: np.ndarray) -> np.ndarray:
@@ -162,33 +167,37 @@ def generate_echo(
     size: int = 112,
     ef: float | None = None,
     heart_rate: float | None = None,
-    fps: float = 50.0,
+    fps: float | None = None,
     num_frames: int | None = None,
     view: str | None = None,
     quality: float | None = None,
     traced: bool = True,
+    preset: str | SitePreset = "echonet",
 ) -> SyntheticEcho:
     """Generate one apical-view echo video, deterministic in ``seed``.
 
     Args:
         seed: random seed; the same seed gives the same video.
         size: H = W in pixels.
-        ef: ejection fraction in percent (5-90); drawn from EchoNet-Dynamic's population when None.
-        heart_rate: beats per minute; random (50-110) when None.
-        fps: frame rate.
+        ef: ejection fraction in percent (5-90); drawn from the preset's population when None.
+        heart_rate: beats per minute; drawn from the preset's range when None.
+        fps: frame rate; the preset's when None.
         num_frames: frames; default one cycle after the first ED plus a few frames.
         view: ``"4CH"`` or ``"2CH"``; random when None.
         quality: acoustic window from 0 (poor) to 1 (good); random when None.
         traced: annotate ED and ES with a sonographer's tracings (:mod:`.tracing`); False: with the anatomy. The
             tracings come from a generator of their own, so the video is the same either way.
+        preset: the simulated site (:mod:`.presets`): population, framing, probe and scanner settings.
     """
+    preset = get_preset(preset)
     rng = np.random.default_rng(seed)
-    ef = draw_ejection_fraction(seed) if ef is None else float(ef)
+    fps = preset.fps if fps is None else float(fps)
+    ef = draw_ejection_fraction(seed, preset) if ef is None else float(ef)
     if not 5 <= ef <= 90:
         raise ValueError(f"ef must be a percentage in [5, 90], got {ef}.")
     if view not in (None, "4CH", "2CH"):
         raise ValueError(f"view must be '4CH', '2CH' or None, got {view!r}.")
-    heart_rate = float(rng.uniform(50, 110)) if heart_rate is None else float(heart_rate)
+    heart_rate = float(rng.uniform(*preset.heart_rate)) if heart_rate is None else float(heart_rate)
     cycle, systole = draw_cycle(rng, heart_rate, fps)
     ed_frame = int(rng.integers(1, max(2, cycle // 4)))
     num_frames = num_frames or ed_frame + cycle + int(rng.integers(1, 4))
@@ -197,13 +206,15 @@ def generate_echo(
         raise ValueError(f"num_frames={num_frames} is too short for ED at {ed_frame} and ES at {es_frame}.")
     contraction, mitral, tricuspid = cardiac_cycle(num_frames, ed_frame, cycle, systole, rng)
 
-    heart = sample_heart(rng, ef, view)
-    settings = sample_scanner(rng, quality)
+    heart = sample_heart(rng, ef, view, preset)
+    settings = sample_scanner(rng, quality, preset)
     tracing_rng = rng.spawn(1)[0]  # after the scanner's child: the images stay those of earlier versions
     annotator = sample_annotator(tracing_rng, settings.quality)
-    depth = float(rng.uniform(135, 175))
+    depth = heart_depth(heart) * float(rng.uniform(*preset.depth_margin))
     spacing = depth * float(rng.uniform(1.0, 1.05)) / size
-    scan = SectorScan(depth, math.radians(float(rng.uniform(30, 40))), int(round(2.3 * size)), int(round(1.15 * size)))
+    half_angle = float(rng.uniform(*preset.sector_half_angle))
+    beams = int(round(1.15 * size * half_angle / 35.0))  # the same angular sampling whatever the sector's width
+    scan = SectorScan(depth, math.radians(half_angle), int(round(2.3 * size)), beams)
     simulator = BModeSimulator(heart, scan, settings, size, spacing, rng)
     sector = _sector_mask(scan, size, spacing)
 
@@ -275,10 +286,12 @@ def _item_for(echo: SyntheticEcho, out_dir: Path, name: str, all_classes: bool) 
     return item, full, sparse
 
 
-def _write_video(out_dir: Path, seed: int, name: str, size: int, all_classes: bool, traced: bool) -> dict:
+def _write_video(
+    out_dir: Path, seed: int, name: str, size: int, all_classes: bool, traced: bool, preset: str = "echonet"
+) -> dict:
     """Generate one video and write its video, sparse label and full label; returns its datalist item."""
     cv2.setNumThreads(1)  # one video per process: the processes share the cores
-    echo = generate_echo(seed, size=size, traced=traced)
+    echo = generate_echo(seed, size=size, traced=traced, preset=preset)
     item, full, sparse = _item_for(echo, out_dir, name, all_classes)
     write_volume(item["image"], echo.video, echo.spacing, echo.fps)
     write_volume(item["label"], sparse, echo.spacing, echo.fps)
@@ -296,20 +309,23 @@ def generate_dataset(
     all_classes: bool = False,
     workers: int = 1,
     traced: bool = True,
+    preset: str = "echonet",
 ) -> Path:
     """Write a synthetic dataset (NIfTI videos, sparse and full labels) and its ``datalist.json``; returns its path.
 
     Video ``i`` of the whole set uses seed ``seed * 100003 + i``, so sets of different sizes share their first
     videos, whatever the number of ``workers`` (processes). Existing files are overwritten atomically; the datalist
     is written last. ``traced``: ED and ES labels as a sonographer traces them (False: the anatomy, see
-    :func:`generate_echo`); ``label_full`` is the anatomy either way.
+    :func:`generate_echo`); ``label_full`` is the anatomy either way. ``preset``: the simulated site
+    (:mod:`.presets`).
     """
+    get_preset(preset)  # an unknown preset fails here, before any worker starts
     counts = {"training": num_train, "validation": num_val, "test": num_test}
     if any(n < 0 for n in counts.values()) or sum(counts.values()) < 1:
         raise ValueError(f"video counts must be >= 0 and at least one video in all, got {counts}.")
     out_dir = Path(out_dir)
     jobs = [
-        (out_dir, seed * 100003 + i, f"synthetic_{i:04d}", size, all_classes, traced)
+        (out_dir, seed * 100003 + i, f"synthetic_{i:04d}", size, all_classes, traced, preset)
         for i in range(sum(counts.values()))
     ]
     if workers > 1:
@@ -322,7 +338,8 @@ def generate_dataset(
     for split, count in counts.items():
         datalist[split], items = items[:count], items[count:]
     metadata = {
-        "source": "ncm_components.data.synthetic",
+        "source": "ncm_components.simulation",
+        "preset": preset,
         "size": size,
         "seed": seed,
         "classes": {
@@ -339,27 +356,30 @@ def generate_dataset(
 RELEASE_LAYOUTS = ("echonet", "camus2019", "camus2023")
 
 
-def _release_video(out_dir: Path, layout: str, seed: int, index: int, total: int):
+def _release_video(out_dir: Path, layout: str, seed: int, index: int, total: int, preset: str = "echonet"):
     """Generate video ``index`` of a release and write its files; returns its EchoNet records (or None for CAMUS)."""
     cv2.setNumThreads(1)
     if layout == "echonet":
-        echo = generate_echo(seed, size=112)
+        echo = generate_echo(seed, size=112, preset=preset)
         split = releases.ECHONET_SPLITS[releases.release_split(index, total)]
         return releases.echonet_records(out_dir, echo, f"0XSIM{index:06d}", split)
-    echo = generate_echo(seed, size=112, view="4CH")
+    echo = generate_echo(seed, size=112, view="4CH", preset=preset)
     patient = f"patient{releases.camus_patient_number(index, total):04d}"
     releases.write_camus_case(out_dir, echo, patient, version=layout[-4:])
     return None
 
 
-def generate_release(out_dir: str | Path, layout: str, num_videos: int, seed: int = 0, workers: int = 1) -> Path:
-    """Write ``num_videos`` simulated videos (seeds as :func:`generate_dataset`'s) in a public release's layout
-    (:mod:`.releases`): ``echonet`` (EchoNet-Dynamic), ``camus2019`` (MHD) or ``camus2023`` (NIfTI). Split 80/10/10 %.
-    Returns ``out_dir``."""
+def generate_release(
+    out_dir: str | Path, layout: str, num_videos: int, seed: int = 0, workers: int = 1, preset: str = "echonet"
+) -> Path:
+    """Write ``num_videos`` simulated videos (seeds as :func:`generate_dataset`'s) of the ``preset``'s site in a public
+    release's layout (:mod:`.releases`): ``echonet`` (EchoNet-Dynamic), ``camus2019`` (MHD) or ``camus2023`` (NIfTI).
+    Split 80/10/10 %. Returns ``out_dir``."""
     if layout not in RELEASE_LAYOUTS:
         raise ValueError(f"layout must be one of {RELEASE_LAYOUTS}, got {layout!r}.")
+    get_preset(preset)
     out_dir = Path(out_dir)
-    jobs = [(out_dir, layout, seed * 100003 + i, i, num_videos) for i in range(num_videos)]
+    jobs = [(out_dir, layout, seed * 100003 + i, i, num_videos, preset) for i in range(num_videos)]
     if workers > 1:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             records = list(pool.map(_release_video, *zip(*jobs)))
@@ -370,14 +390,16 @@ def generate_release(out_dir: str | Path, layout: str, num_videos: int, seed: in
     return out_dir
 
 
-def simulation_statistics(num_videos: int = 40, size: int = 112, seed: int = 0) -> dict:
+def simulation_statistics(num_videos: int = 40, size: int = 112, seed: int = 0, preset: str = "echonet") -> dict:
     """:func:`~.image_stats.summarise` of the ED and ES frames of ``num_videos`` generated videos, plus
-    ``tracing_dice``: the mean Dice of the annotated LV against the anatomy's at ED and at ES, and ``motion``: the
-    :func:`~.motion_stats.summarise_motion` of their traced ED/ES labels and EFs."""
-    frames, tracing, motion, efs = [], [], [], []
+    ``tracing_dice``: the mean Dice of the annotated LV against the anatomy's at ED and at ES, ``motion``: the
+    :func:`~.motion_stats.summarise_motion` of their traced ED/ES labels and EFs, and ``scene``: the
+    :func:`~.scene_stats.summarise_scene` of their ED frames and traced ED masks."""
+    frames, tracing, motion, efs, scenes = [], [], [], [], []
     for i in range(num_videos):
-        echo = generate_echo(seed * 100003 + i, size=size)
+        echo = generate_echo(seed * 100003 + i, size=size, preset=preset)
         frames += [frame_statistics(echo.video[..., t], echo.lv_masks[..., t]) for t in (echo.ed_frame, echo.es_frame)]
+        scenes.append(scene_statistics(echo.video, echo.lv_annotations[..., echo.ed_frame] == 1, echo.ed_frame))
         tracing.append(_tracing_dice(echo))
         traced = echo.lv_annotations
         motion.append(
@@ -389,13 +411,15 @@ def simulation_statistics(num_videos: int = 40, size: int = 112, seed: int = 0) 
     summary = summarise(frames)
     summary["tracing_dice"] = tuple(np.mean(tracing, axis=0).tolist())
     summary["motion"] = summarise_motion(motion, efs)
+    summary["scene"] = summarise_scene(scenes)
     return summary
 
 
-def print_statistics(num_videos: int, size: int, seed: int, real_datalists: list[str]) -> bool:
-    """Print the simulation's statistics next to real echo; True when every grey-level median is within +-50 % and
-    every motion statistic within its bound (:func:`~.motion_stats.motion_tolerance`)."""
-    simulated = simulation_statistics(num_videos, size, seed)
+def print_statistics(num_videos: int, size: int, seed: int, real_datalists: list[str], preset: str = "echonet") -> bool:
+    """Print the simulation's statistics next to real echo; True when every grey-level median is within +-50 %, every
+    motion statistic within its bound (:func:`~.motion_stats.motion_tolerance`) and every scene row within its bound
+    (:func:`~.scene_stats.scene_tolerance`)."""
+    simulated = simulation_statistics(num_videos, size, seed, preset)
     columns = {f"simulation ({num_videos} videos)": simulated}
     columns["EchoNet-Dynamic (real)"] = ECHONET_REFERENCE
     for path in real_datalists:
@@ -410,7 +434,13 @@ def print_statistics(num_videos: int, size: int, seed: int, real_datalists: list
     motion_checks = motion_tolerance(simulated["motion"])
     print("within bounds of EchoNet-Dynamic (medians +-0.03 or +-1 px / frame, EF +-3 at p10/p50/p90): "
           + ", ".join(f"{k} {v}" for k, v in motion_checks.items()))  # fmt: skip
-    return all(checks.values()) and all(motion_checks.values())
+    print()
+    print(format_scene_table({f"simulation ({num_videos} videos)": simulated["scene"],
+                              "EchoNet-Dynamic (real, 152 videos)": SCENE_REFERENCE}))  # fmt: skip
+    scene_checks = scene_tolerance(simulated["scene"])
+    print("scene rows within bounds of EchoNet-Dynamic (profile medians +-0.08, positions +-3 px, footprint +-0.03, "
+          "angle +-4 degrees): " + ", ".join(f"{k} {v}" for k, v in scene_checks.items()))  # fmt: skip
+    return all(checks.values()) and all(motion_checks.values()) and all(scene_checks.values())
 
 
 def _positive(text: str) -> int:
@@ -438,12 +468,19 @@ def main(argv: list[str] | None = None) -> int:
         help="nifti: videos, labels and a datalist; echonet, camus2019, camus2023: a public release's own layout, "
         "to be converted by ncm_components.data.echonet / camus",
     )
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="echonet",
+        help="the simulated site: echonet (matched to EchoNet-Dynamic, the shipped weights' domain) or shifted "
+        "(another site's population, probe, gain, framing and frame rate, for transfer and adaptation tests)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
     parser.add_argument("--stats", action="store_true", help="print grey-level statistics next to real echo")
     parser.add_argument("--real", nargs="*", default=[], help="with --stats: datalists of real data to measure too")
     args = parser.parse_args(argv)
     if args.stats:
-        return 0 if print_statistics(args.num_videos, args.size, args.seed, args.real) else 1
+        return 0 if print_statistics(args.num_videos, args.size, args.seed, args.real, args.preset) else 1
     if not args.out:
         parser.error("--out is required (or --stats)")
     try:
@@ -455,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.layout != "nifti":
         if args.size != 112 or args.classes != "lv" or args.exact_labels:
             parser.error("--layout writes a release as published: 112 x 112 and traced labels only")
-        generate_release(args.out, args.layout, args.num_videos, args.seed, args.workers)
+        generate_release(args.out, args.layout, args.num_videos, args.seed, args.workers, args.preset)
         print(f"wrote {args.num_videos} videos as a {args.layout} release in {args.out} "
               f"in {time.perf_counter() - start:.1f} s")  # fmt: skip
         return 0
@@ -470,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         all_classes=args.classes == "all",
         workers=args.workers,
         traced=not args.exact_labels,
+        preset=args.preset,
     )
     print(f"wrote {args.num_videos} videos and {path} in {time.perf_counter() - start:.1f} s")
     return 0
