@@ -12,7 +12,14 @@ from .checks import CheckAnnotationsd, item_name
 from .fields import MissingFieldsAsNaNd
 from .integrity import IncompleteFileError, check_complete
 from .io import Video, VideoReadError, load_video, pixel_spacing, read_video, video_format, write_volume
-from .labels import IGNORE_INDEX, AnnotatedFramesd, EmptyFramesUnannotatedd, annotated_frames, sparse_label
+from .labels import (
+    IGNORE_INDEX,
+    AnnotatedFramesd,
+    EmptyFramesUnannotatedd,
+    UnlabelledAsIgnoredd,
+    annotated_frames,
+    sparse_label,
+)
 from .readers import MetaImageReader, UltrasoundDicomReader, VideoFileReader
 from .temporal import TemporalSmooth, TemporalSmoothd
 from .video import LoadVideod, SampleClipd, clip_indices
@@ -36,6 +43,7 @@ __all__ = [
     "TemporalSmooth",
     "TemporalSmoothd",
     "UltrasoundDicomReader",
+    "UnlabelledAsIgnoredd",
     "Video",
     "VideoFileReader",
     "VideoReadError",

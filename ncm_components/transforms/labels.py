@@ -12,6 +12,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import torch
 from monai.config import KeysCollection
+from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "label_classes",
     "AnnotatedFramesd",
     "EmptyFramesUnannotatedd",
+    "UnlabelledAsIgnoredd",
 ]
 
 logger = logging.getLogger(__name__)
@@ -139,4 +141,25 @@ class EmptyFramesUnannotatedd(MapTransform):
                 label = label.clone() if isinstance(label, torch.Tensor) else label.copy()
                 label[..., empty] = IGNORE_INDEX
                 d[key] = label
+        return d
+
+
+class UnlabelledAsIgnoredd(MapTransform):
+    """Give an item without a label (a video nobody annotated, as ``adapt.yaml`` trains on) a label volume of 255 of
+    its video's shape and geometry: no frame annotated, so the supervised loss sees none of it and the mean teacher
+    teaches every frame. Items with a label pass unchanged.
+
+    Shapes: ``image`` (C, X, Y, T) -> ``label`` (1, X, Y, T) uint8, the image's meta.
+    """
+
+    def __init__(self, label_key: str = "label", image_key: str = "image") -> None:
+        super().__init__([label_key], allow_missing_keys=True)
+        self.label_key, self.image_key = label_key, image_key
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        if d.get(self.label_key) is None:
+            image = d[self.image_key]
+            label = torch.full((1, *image.shape[1:]), IGNORE_INDEX, dtype=torch.uint8)
+            d[self.label_key] = MetaTensor(label, meta=dict(image.meta)) if isinstance(image, MetaTensor) else label
         return d

@@ -108,8 +108,9 @@ class SampleClipd(RandomizableTransform, MapTransform):
     its labels only at the clip's two ends and may learn to segment only there. ED -> ES clips and windows around the
     labels seldom reach the middle of diastole (rapid filling: in 18 % of the clips of the simulation's training
     videos, against 83-87 % for each phase of systole); windows placed anywhere show every phase of the cycle, in
-    proportion to its length, to the unlabelled-frame objective. The chosen indices are stored under
-    ``"clip_frames"``.
+    proportion to its length, to the unlabelled-frame objective. A video nobody annotated (no ED/ES, no annotated
+    frame: a site's video in ``adapt.yaml``) gets a window placed anywhere in the training modes and is refused by
+    ``"uniform"``. The chosen indices are stored under ``"clip_frames"``.
     """
 
     def __init__(
@@ -138,7 +139,8 @@ class SampleClipd(RandomizableTransform, MapTransform):
         self.anywhere_prob = anywhere_prob
         self.ed_key, self.es_key, self.label_key = ed_key, es_key, label_key
 
-    def _end_frames(self, d: dict) -> tuple[int, int]:
+    def _end_frames(self, d: dict) -> tuple[int, int] | None:
+        """ED and ES of the item; None when it has neither ED/ES nor an annotated frame."""
         if self.ed_key in d and self.es_key in d:
             return int(d[self.ed_key]), int(d[self.es_key])
         if self.label_key in d:
@@ -146,15 +148,22 @@ class SampleClipd(RandomizableTransform, MapTransform):
             annotated = np.nonzero(flags)[0]
             if annotated.size:
                 return int(annotated[0]), int(annotated[-1])
-        raise ValueError(f"{item_name(d)}: no ED/ES frames ('{self.ed_key}', '{self.es_key}') and no annotated frames.")
+        return None
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
         d = dict(data)
         if self.mode == "all":
             return d
-        first, last = self._end_frames(d)
+        ends = self._end_frames(d)
         reference = next(d[k] for k in self.key_iterator(d))
         length = reference.shape[-1]
+        if ends is None:
+            if self.mode == "uniform":
+                raise ValueError(
+                    f"{item_name(d)}: no ED/ES frames ('{self.ed_key}', '{self.es_key}') and no annotated frames."
+                )
+            return self._cut(d, self._window(None, None, length))  # nobody annotated it: a window anywhere
+        first, last = ends
         if not (0 <= first < length and 0 <= last < length):
             raise ValueError(f"{item_name(d)}: ED/ES frames {first}, {last} outside its {length} frames.")
         mode = self.mode
@@ -167,6 +176,9 @@ class SampleClipd(RandomizableTransform, MapTransform):
             indices = self._window(None, None, length)
         else:
             indices = clip_indices(first, last, self.num_frames, self.R if mode == "random" else None)
+        return self._cut(d, indices)
+
+    def _cut(self, d: dict, indices: np.ndarray) -> dict:
         index = torch.as_tensor(indices, dtype=torch.long)
         for key in self.key_iterator(d):
             d[key] = d[key][..., index]
