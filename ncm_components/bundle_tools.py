@@ -34,6 +34,7 @@ import yaml
 
 from .data.atomic import atomic_path
 from .handlers.checkpoint import file_sha256, read_checkpoint
+from .networks.nets.ncmnet import architecture_hint
 
 __all__ = [
     "BUNDLE_NAME",
@@ -99,11 +100,12 @@ def load_model_state(checkpoint: Path, network: torch.nn.Module) -> dict:
     missing = [k for k in expected if k not in state]
     if mismatched or missing:
         detail = ", ".join(f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in mismatched[:3])
-        classes = state.get("final_head.1.weight")
-        hint = f" It predicts {classes.shape[0]} classes." if classes is not None else ""
+        hint = architecture_hint(expected, state)
+        hint = (
+            f" To export it, {hint}" if hint else " Export it with the num_classes and network_def it was trained with."
+        )
         raise ValueError(
-            f"{checkpoint}: does not fit the bundle's network_def ({detail or f'missing {missing[:3]}'}).{hint} "
-            "Export it with the num_classes and network_def it was trained with (edit configs/inference.yaml)."
+            f"{checkpoint}: does not fit the bundle's network_def ({detail or f'missing {missing[:3]}'}).{hint}"
         )
     return state
 

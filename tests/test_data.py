@@ -317,6 +317,12 @@ def test_camus_official_split(tmp_path):
             "differs from video",
         ),
         (lambda f: (f / "patient0420_2CH_half_sequence.nii.gz").write_bytes(b"not nifti"), "not a gzip file"),
+        (lambda f: (f / "Info_2CH.cfg").write_text("ED: 1\nES: 6\nNbFrame: 9\n"), "says NbFrame 9"),
+        (lambda f: (f / "Info_2CH.cfg").write_text("ED: 0\nES: 5\n"), "CAMUS numbers frames from 1"),
+        (
+            lambda f: (f / "patient0420_2CH_half_sequence.nii.gz").unlink(),
+            "half_sequence.nii.gz: missing; CAMUS 2023 gives each view as",
+        ),
     ],
 )
 def test_camus_bad_case_is_reported_and_skipped(tmp_path, capsys, break_case, message):

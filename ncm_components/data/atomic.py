@@ -11,16 +11,20 @@ from pathlib import Path
 
 __all__ = [
     "PARTIAL_PREFIX",
+    "RUN_LOCK_NAME",
     "atomic_path",
     "partial_file",
     "remove_partial_files",
     "write_json_atomic",
     "write_text_atomic",
     "check_output_dir",
+    "refuse_output_inside",
 ]
 
 # every temporary file this project writes starts with it: a kill leaves only files that are recognisably ours
 PARTIAL_PREFIX = ".ncm-partial."
+# the lock file of the run holding a folder (handlers.RunLock): not a result, so a folder holding only it is empty
+RUN_LOCK_NAME = "run.lock"
 
 
 def partial_file(folder: str | Path, name: str, suffix: str = "") -> Path:
@@ -71,7 +75,7 @@ def check_output_dir(output_dir: str | Path, overwrite: bool = False, flag: str 
     path = Path(output_dir)
     if path.is_file():
         raise NotADirectoryError(f"{path}: is a file, not an output folder.")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
+    if path.is_dir() and any(entry.name != RUN_LOCK_NAME for entry in path.iterdir()) and not overwrite:
         raise FileExistsError(
             f"{path}: output folder is not empty; choose another one or pass {flag} to replace the results in it."
         )
@@ -82,6 +86,17 @@ def check_output_dir(output_dir: str | Path, overwrite: bool = False, flag: str 
     if not os.access(path, os.W_OK):
         raise PermissionError(f"{path}: the output folder is not writable.")
     return path
+
+
+def refuse_output_inside(output_dir: str | Path, source_dir: str | Path) -> None:
+    """Raise ``ValueError`` when a converter's ``output_dir`` lies inside the release folder it reads: its label
+    volumes would later be found among the release's videos (by inference on the folder, or by another conversion)."""
+    output, source = os.path.realpath(output_dir), os.path.realpath(source_dir)
+    if os.path.commonpath([output, source]) == source:
+        raise ValueError(
+            f"{output_dir}: inside the folder being converted ({source_dir}); its labels would be read as the "
+            "release's videos. Write the conversion elsewhere (--out beside the release, not in it)."
+        )
 
 
 def write_text_atomic(target: str | Path, text: str) -> Path:

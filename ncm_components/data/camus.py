@@ -26,7 +26,7 @@ import numpy as np
 
 from ..transforms.io import read_video, write_volume
 from ..transforms.labels import check_label_values, sparse_label
-from .atomic import check_output_dir
+from .atomic import check_output_dir, refuse_output_inside
 from .datalist import SPLITS, ConversionReport, run_converter, write_datalist
 
 __all__ = ["CamusCase", "parse_info", "find_cases", "convert_case", "convert"]
@@ -83,13 +83,22 @@ def find_cases(root: str | Path) -> list[CamusCase]:
 def _load_frames(case: CamusCase, info: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, int, int]:
     """Video (X, Y, T), sparse label, full label or None, the video's affine, ED and ES in the video's own order."""
     ed, es = info["ED"] - 1, info["ES"] - 1
-    half = case.file("half_sequence.nii.gz")
-    if half.is_file():
+    half, half_gt = case.file("half_sequence.nii.gz"), case.file("half_sequence_gt.nii.gz")
+    if half.is_file() or half_gt.is_file():  # the 2023 NIfTI layout: both files or a clear word
+        for needed in (half, half_gt):
+            if not needed.is_file():
+                raise ValueError(f"{needed}: missing; CAMUS 2023 gives each view as {half.name} and {half_gt.name}.")
         video = read_video(half)
-        full = read_video(case.file("half_sequence_gt.nii.gz"))
+        full = read_video(half_gt)
         _check_same_shape(video, full)
         _check_frames(case, video.num_frames, ed, es)
+        _check_frame_count(case, info, video.num_frames, half)
         return video.array, sparse_label(full.array, [ed, es]), full.array, video.affine, ed, es
+    if not case.file("ED.mhd").is_file():
+        raise ValueError(
+            f"{case.patient_dir}: no video of {case.name}: CAMUS 2023 has {half.name} and {half_gt.name}, CAMUS 2019 "
+            f"has {case.file('ED.mhd').name}, {case.file('ES.mhd').name} and their _gt files."
+        )
     ed_image, es_image = read_video(case.file("ED.mhd")), read_video(case.file("ES.mhd"))
     ed_gt, es_gt = read_video(case.file("ED_gt.mhd")), read_video(case.file("ES_gt.mhd"))
     for image, gt in ((ed_image, ed_gt), (es_image, es_gt)):
@@ -108,6 +117,16 @@ def _load_frames(case: CamusCase, info: dict) -> tuple[np.ndarray, np.ndarray, n
     return video, label, label, ed_image.affine, 0, 1
 
 
+def _check_frame_count(case: CamusCase, info: dict, num_frames: int, path: Path) -> None:
+    """The Info file's NbFrame, when it has one, must be the video's frame count (as EchoNet's NumberOfFrames is)."""
+    listed = info.get("NbFrame")
+    if isinstance(listed, (int, float)) and int(listed) != num_frames:
+        raise ValueError(
+            f"{path}: {num_frames} frames, but Info_{case.view}.cfg says NbFrame {int(listed)}: a truncated file, or "
+            "the Info file of another sequence."
+        )
+
+
 def _check_same_shape(video, label) -> None:
     if video.array.shape != label.array.shape:
         raise ValueError(
@@ -116,6 +135,11 @@ def _check_same_shape(video, label) -> None:
 
 
 def _check_frames(case: CamusCase, num_frames: int, ed: int, es: int) -> None:
+    if min(ed, es) < 0:
+        raise ValueError(
+            f"{case.patient_dir}: Info_{case.view}.cfg ED {ed + 1} / ES {es + 1}: CAMUS numbers frames from 1; a 0 "
+            "means the file was written 0-based (add 1 to ED and ES)."
+        )
     if not (0 <= ed < num_frames and 0 <= es < num_frames):
         raise ValueError(f"{case.patient_dir}: Info ED/ES frames {ed + 1}/{es + 1} beyond the {num_frames} frames.")
 
@@ -181,6 +205,7 @@ def convert(
     if not cases:
         report.failed.append((str(root), "no patientXXXX/Info_2CH.cfg or Info_4CH.cfg files found in it"))
         return report
+    refuse_output_inside(out_dir, root)
     out_dir = check_output_dir(out_dir, overwrite)
     converted = report.run(
         cases,

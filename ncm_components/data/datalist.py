@@ -19,7 +19,15 @@ from pathlib import Path
 
 from .atomic import write_json_atomic
 
-__all__ = ["SPLITS", "load_datalist", "stored_path", "write_datalist", "ConversionReport", "run_converter"]
+__all__ = [
+    "SPLITS",
+    "load_datalist",
+    "stored_path",
+    "write_datalist",
+    "shared_videos",
+    "ConversionReport",
+    "run_converter",
+]
 
 SPLITS = ("training", "validation", "test")
 PATH_KEYS = ("image", "label", "label_full")
@@ -106,6 +114,27 @@ def write_datalist(path: str | Path, splits: dict[str, list[dict]], metadata: di
     return write_json_atomic(path, content)
 
 
+def shared_videos(path: str | Path, split: str, other: str = "training") -> list[str]:
+    """Videos of ``split`` that are also videos of ``other`` (the same file, or a file of the same name and size):
+    a test video the model was trained on scores what it memorised. Each is logged as a warning; returns them."""
+    content = json.loads(Path(path).read_text())
+    if other not in content or split not in content or split == other:
+        return []
+
+    def key(item: dict) -> tuple:
+        image = Path(item["image"])
+        return (image.name, image.stat().st_size) if image.is_file() else (str(image), -1)
+
+    trained = {os.path.realpath(item["image"]) for item in load_datalist(path, other)}
+    trained_keys = {key(item) for item in load_datalist(path, other)}
+    shared = [item["image"] for item in load_datalist(path, split)
+              if os.path.realpath(item["image"]) in trained or key(item) in trained_keys]  # fmt: skip
+    for image in shared:
+        logger.warning(f"{path}: {image} is in both the '{split}' and the '{other}' splits: its scores say what the "
+                       "model memorised, not how it does on new videos")  # fmt: skip
+    return shared
+
+
 class ConversionReport:
     """Run one conversion per case, report and skip the cases that fail, and give the CLI's exit code."""
 
@@ -145,11 +174,11 @@ class ConversionReport:
 
 
 def run_converter(name: str, convert: Callable[[], ConversionReport]) -> ConversionReport:
-    """Run a converter for a CLI: an output folder it may not use (not empty, not writable) becomes a reported
-    failure with its message instead of a traceback."""
+    """Run a converter for a CLI: an output folder it may not use (not empty, not writable, inside the release)
+    becomes a reported failure with its message instead of a traceback."""
     try:
         return convert()
-    except OSError as err:
+    except (OSError, ValueError) as err:
         report = ConversionReport(name)
         report.failed.append(("output folder", str(err)))
         return report

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import math
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ from skimage.draw import polygon
 
 from ..transforms.io import read_video, write_volume
 from ..transforms.labels import IGNORE_INDEX
-from .atomic import check_output_dir
+from .atomic import check_output_dir, refuse_output_inside
 from .datalist import SPLITS, ConversionReport, run_converter, write_datalist
 
 __all__ = ["encode_tracing", "rasterize_tracing", "read_tracings", "read_file_list", "convert_video", "convert"]
@@ -84,13 +86,35 @@ def encode_tracing(polygon: np.ndarray, apex: np.ndarray, base: np.ndarray, chor
     return np.array([[*axis[0], *axis[1]], *rows])
 
 
+def read_csv_rows(path: str | Path, required: tuple[str, ...]) -> list[dict]:
+    """The rows of a release's CSV as dicts, as a spreadsheet may have saved it: with or without a byte-order mark
+    (Excel's "CSV UTF-8"), CRLF or LF line ends, comma or semicolon separated.
+
+    Raises:
+        ValueError: a column of ``required`` is missing; the message names the file, the columns found and the
+            separator it read.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        text = f.read()
+    first = text.splitlines()[0] if text else ""
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+    columns = [
+        name.strip() for name in (rows[0].keys() if rows else next(csv.reader([first], delimiter=delimiter), []))
+    ]
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise ValueError(
+            f"{path}: no {', '.join(missing)} column (read {delimiter!r}-separated columns {columns[:8]}); a release's "
+            f"CSV has {', '.join(required)}."
+        )
+    return [{key.strip(): value for key, value in row.items() if key is not None} for row in rows]
+
+
 def read_file_list(path: str | Path) -> dict[str, dict]:
     """FileList.csv rows keyed by video name without extension. A video listed on several rows keeps them all under
     ``"duplicate_rows"`` (their line numbers and splits): :func:`convert` lists it as failed, never keeps one."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if rows and "FileName" not in rows[0]:
-        raise ValueError(f"{path}: no FileName column.")
+    rows = read_csv_rows(path, ("FileName",))
     listed: dict[str, dict] = {}
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         name = Path(row["FileName"]).stem
@@ -105,10 +129,12 @@ def read_file_list(path: str | Path) -> dict[str, dict]:
 def read_tracings(path: str | Path) -> dict[str, dict[int, np.ndarray]]:
     """VolumeTracings.csv as {video name: {frame: (N, 4) rows in file order}}."""
     tracings: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            name = Path(row["FileName"]).stem
-            tracings[name][int(row["Frame"])].append([float(row[k]) for k in ("X1", "Y1", "X2", "Y2")])
+    for line, row in enumerate(read_csv_rows(path, ("FileName", "X1", "Y1", "X2", "Y2", "Frame")), start=2):
+        name = Path(row["FileName"]).stem
+        try:
+            tracings[name][int(float(row["Frame"]))].append([float(row[k]) for k in ("X1", "Y1", "X2", "Y2")])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: line {line}: not a number in {row} ({err}).") from err
     return {name: {frame: np.array(rows) for frame, rows in frames.items()} for name, frames in tracings.items()}
 
 
@@ -120,8 +146,25 @@ def _float(value) -> float | None:
     return None if math.isnan(number) else number
 
 
-def convert_video(name: str, video_path: Path, traces: dict[int, np.ndarray], meta: dict, out_dir: Path) -> dict:
-    """Convert one video and its two traced frames; returns its datalist item."""
+def _tracing_outside(rows: np.ndarray, width: int, height: int) -> float:
+    """Share of a tracing's chord end points (X1, Y1, X2, Y2 rows after the long axis) outside the frame."""
+    points = np.concatenate([rows[1:, :2], rows[1:, 2:]])
+    inside = (
+        (points[:, 0] >= -0.5) & (points[:, 0] <= width - 0.5) & (points[:, 1] >= -0.5) & (points[:, 1] <= height - 0.5)
+    )
+    return float(1.0 - inside.mean()) if len(points) else 0.0
+
+
+def convert_video(
+    name: str,
+    video_path: Path,
+    traces: dict[int, np.ndarray],
+    meta: dict,
+    out_dir: Path,
+    warn: Callable[[str], None] | None = None,
+) -> dict:
+    """Convert one video and its two traced frames; returns its datalist item. A tracing wholly outside the frame is
+    refused; one partly outside is clipped to the frame and reported through ``warn``."""
     if len(traces) != 2:
         raise ValueError(f"{video_path}: expected 2 traced frames, found {sorted(traces)}.")
     video = read_video(video_path)
@@ -136,6 +179,16 @@ def convert_video(name: str, video_path: Path, traces: dict[int, np.ndarray], me
     for frame, rows in traces.items():
         if not 0 <= frame < num_frames:
             raise ValueError(f"{video_path}: tracing for frame {frame} beyond the video's {num_frames} frames.")
+        outside = _tracing_outside(np.asarray(rows, dtype=np.float64), width, height)
+        if outside == 1.0:
+            raise ValueError(
+                f"{video_path}: the tracing of frame {frame} lies wholly outside the {width} x {height} frame (another "
+                "video's tracing, or coordinates of another frame size?)."
+            )
+        if outside > 0 and warn:
+            warn(
+                f"{video_path}: {100 * outside:.0f} % of the tracing of frame {frame} lies outside the frame: clipped."
+            )
         try:
             mask = rasterize_tracing(rows, (height, width)).T  # (rows, columns) -> (X, Y)
         except ValueError as err:
@@ -179,6 +232,10 @@ def convert(
                                   "VolumeTracings.csv and Videos/"))  # fmt: skip
     if report.failed:
         return report
+    if limit is not None and limit < 1:
+        report.failed.append(("--limit", f"{limit}: give a number of videos of at least 1 (or leave it out for all)"))
+        return report
+    refuse_output_inside(out_dir, root)
     out_dir = check_output_dir(out_dir, overwrite)
     file_list, tracings = read_file_list(root / "FileList.csv"), read_tracings(root / "VolumeTracings.csv")
     names = sorted(file_list)[:limit] if limit else sorted(file_list)
@@ -193,7 +250,8 @@ def convert(
             raise ValueError(f"FileList.csv: unknown Split {file_list[name].get('Split')!r} for {name}.")
         if name not in tracings:
             raise ValueError(f"VolumeTracings.csv: no tracings for {name}.")
-        return split, convert_video(name, root / "Videos" / f"{name}.avi", tracings[name], file_list[name], out_dir)
+        video = root / "Videos" / f"{name}.avi"
+        return split, convert_video(name, video, tracings[name], file_list[name], out_dir, report.warn)
 
     splits: dict[str, list] = {split: [] for split in SPLITS}
     for split, item in report.run(names, convert_one):

@@ -7,6 +7,7 @@ or a team wrote, holding ``datalist.json``. When it is empty or null, the synthe
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
@@ -76,26 +77,64 @@ def _is_video_file(path: Path) -> bool:
     return is_dicom_file(path)
 
 
-def _folder_videos(root: Path) -> list[dict]:
-    """Every video under ``root``, following symbolic links (each real folder once), sorted; a link that leads
-    nowhere is an item with ``skipped`` (the reason), listed by inference; result folders of an earlier run
-    (holding ``predictions.csv``) are left out, with a log line."""
-    items, seen = [], set()
+def _broken_link(path: Path) -> str | None:
+    """Why a symbolic link cannot be followed (a loop, or a target that is gone); None for anything else."""
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a symbolic link loop (the links point at each other)"
+        return "a symbolic link to nothing (its target is gone)"
+    return None
+
+
+def _dataset_datalist(folder: Path) -> Path | None:
+    """The datalist of a converted dataset folder (a converter's or the simulation's output), else None."""
+    datalist = folder / "datalist.json"
+    return datalist if datalist.is_file() and (folder / "videos").is_dir() else None
+
+
+def _folder_videos(root: Path, split: str = "test") -> list[dict]:
+    """Every video under ``root``, following symbolic links (each real folder once), sorted.
+
+    A link that leads nowhere or loops is an item with ``skipped`` (the reason), listed by inference. Left out, each
+    with a log line: result folders of an earlier run (holding ``predictions.csv``), converted dataset folders below
+    ``root`` (their ``labels/`` are label volumes, not videos: segment one through its ``datalist.json``) and hidden
+    files (names starting with ``.``, such as the ``._`` files a Mac copies beside each video). ``root`` itself being
+    a converted dataset folder gives its datalist's ``split``.
+    """
+    datalist = _dataset_datalist(root)
+    if datalist is not None:
+        logger.info(f"{root} is a converted dataset: segmenting the '{split}' videos of {datalist} (its labels are "
+                    "label volumes, not videos)")  # fmt: skip
+        return [{k: item[k] for k in _ITEM_KEYS if k in item} for item in load_datalist(datalist, split)]
+    items, seen, hidden = [], set(), []
     for folder, subfolders, files in os.walk(root, followlinks=True):
         real = os.path.realpath(folder)
-        if real in seen or (Path(folder) / RESULTS_MARKER).is_file():
+        if real in seen or (Path(folder) / RESULTS_MARKER).is_file() or _dataset_datalist(Path(folder)):
             if real not in seen:
-                logger.info(f"not reading {folder}: it holds the results of an inference run ({RESULTS_MARKER})")
+                why = f"the results of an inference run ({RESULTS_MARKER})"
+                if _dataset_datalist(Path(folder)):
+                    why = f"a converted dataset (segment it with --dataset_dir {Path(folder) / 'datalist.json'})"
+                logger.info(f"not reading {folder}: it holds {why}")
             subfolders.clear()
             continue
         seen.add(real)
-        subfolders.sort()
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         for name in files:
             path = Path(folder) / name
-            if path.is_symlink() and not path.exists():
-                items.append({"image": str(path), "skipped": "a symbolic link to nothing (its target is gone)"})
+            broken = _broken_link(path)
+            if name.startswith("."):
+                hidden.append(str(path))
+            elif broken:
+                items.append({"image": str(path), "skipped": broken})
             elif path.is_file() and _is_video_file(path):
                 items.append({"image": str(path)})
+    if hidden:
+        logger.info(f"not reading {len(hidden)} hidden file(s) (names starting with '.', e.g. the '._' files a Mac "
+                    f"copies beside each file): {', '.join(hidden[:3])}{'...' if len(hidden) > 3 else ''}")  # fmt: skip
     return sorted(items, key=lambda item: item["image"])
 
 
@@ -121,14 +160,23 @@ def list_inputs(
     if isinstance(source, (list, tuple)):
         return [{"image": str(Path(path))} for path in source]
     path = Path(source)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
     if path.suffix == ".json":
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
-        return [{k: item[k] for k in _ITEM_KEYS if k in item} for item in load_datalist(path, split)]
+        items = [{k: item[k] for k in _ITEM_KEYS if k in item} for item in load_datalist(path, split)]
+        if not items:
+            raise ValueError(
+                f"{path}: its '{split}' split has no videos; choose another with --input_split (training, validation "
+                "or test) or point --dataset_dir at a folder of videos."
+            )
+        return items
+    broken = _broken_link(path)
+    if broken:
+        raise FileNotFoundError(f"{path}: {broken}; nothing to segment.")
     if path.is_file():
         return [{"image": str(path)}]
     if path.is_dir():
-        items = _folder_videos(path)
+        items = _folder_videos(path, split)
         if not items:
             raise FileNotFoundError(f"{path}: no video files ({', '.join(sorted(VIDEO_SUFFIXES))} or DICOM) found.")
         return items

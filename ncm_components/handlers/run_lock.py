@@ -1,8 +1,9 @@
-"""One training run per checkpoint folder: a lock file with the holder's PID, host and start time.
+"""One run per folder: a lock file with the holder's PID, host and start time.
 
-Two runs in one ``ckpt_dir`` would resume each other's checkpoints and overwrite each other's ``model.pt``. The lock
-is taken before anything is resumed or written and released when the run ends (or raises); a lock whose process is
-gone (a killed run) is recognised as stale and replaced, with a warning.
+Two trainings in one ``ckpt_dir`` would resume each other's checkpoints and overwrite each other's ``model.pt``; two
+inferences or evaluations into one ``output_dir`` would replace or leave out each other's results. The lock is taken
+before anything is read or written and released when the run ends (or raises); a lock whose process is gone (a killed
+run) is recognised as stale and replaced, with a warning.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["LOCK_NAME", "CheckpointFolderInUse", "RunLock"]
 
 logger = logging.getLogger(__name__)
 
-LOCK_NAME = "run.lock"
+from ..data.atomic import RUN_LOCK_NAME as LOCK_NAME  # noqa: E402 (one name, which output checks leave out)
 
 
 class CheckpointFolderInUse(RuntimeError):
@@ -54,7 +55,8 @@ def _holder_alive(holder: dict) -> bool:
 
 
 class RunLock:
-    """Trainer handler holding ``ckpt_dir/run.lock`` for the run's lifetime.
+    """Engine handler holding ``ckpt_dir/run.lock`` (a training's checkpoint folder, an inference's or evaluation's
+    output folder) for the run's lifetime.
 
     On ``attach`` (before the resume handler reads anything: list it first) the folder is created and checked
     writable, and the lock is created exclusively. A lock of a live run raises :class:`CheckpointFolderInUse` naming
@@ -63,13 +65,18 @@ class RunLock:
     and at the latest when the process exits.
 
     Args:
-        ckpt_dir: the run's checkpoint folder.
+        ckpt_dir: the folder to hold.
         enabled: False skips the lock (a process of a multi-GPU run other than rank 0).
+        what: what kind of run holds it, for the messages ("training run", "inference run"...).
+        option: the option that chooses the folder, for the messages.
     """
 
-    def __init__(self, ckpt_dir: str, enabled: bool = True) -> None:
+    def __init__(
+        self, ckpt_dir: str, enabled: bool = True, what: str = "training run", option: str = "--ckpt_dir"
+    ) -> None:
         self.path = Path(ckpt_dir) / LOCK_NAME
         self.enabled = enabled
+        self.what, self.option = what, option
         self.held = False
 
     def attach(self, engine: Engine) -> None:
@@ -85,9 +92,11 @@ class RunLock:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise OSError(f"{folder}: cannot create the checkpoint folder ({err.strerror or err}).") from err
+            raise OSError(
+                f"{folder}: cannot create the folder ({err.strerror or err}); choose another {self.option}."
+            ) from err
         if not os.access(folder, os.W_OK | os.X_OK):
-            raise PermissionError(f"{folder}: the checkpoint folder is not writable; choose another --ckpt_dir.")
+            raise PermissionError(f"{folder}: the folder is not writable; choose another {self.option}.")
         pid = os.getpid()
         holder = {
             "pid": pid,
@@ -114,10 +123,10 @@ class RunLock:
             holder = {}  # a torn lock (killed while writing it): stale
         if isinstance(holder, dict) and holder and _holder_alive(holder):
             raise CheckpointFolderInUse(
-                f"{self.path.parent} is in use by another training run (PID {holder.get('pid')} on "
-                f"{holder.get('host')}, started {holder.get('started')}): two runs in one folder would resume and "
-                "overwrite each other's checkpoints. Wait for it to end, or give this run its own --ckpt_dir. If that "
-                f"process is not a training run, delete {self.path}."
+                f"{self.path.parent} is in use by another run (PID {holder.get('pid')} on {holder.get('host')}, "
+                f"started {holder.get('started')}): two runs in one folder would overwrite or leave out each other's "
+                f"results. Wait for it to end, or give this {self.what} its own {self.option}. If that process is not "
+                f"a run of this bundle, delete {self.path}."
             )
         logger.warning(f"{self.path}: replacing the lock of a run that is gone ({holder or 'unreadable'})")
         self.path.unlink(missing_ok=True)

@@ -112,6 +112,9 @@ class VideoMetricsSaver:
             if dist.get_rank() != 0:
                 return
         _distinct_names(videos)
+        for video in videos:
+            if video.summary.get("reference_note"):
+                logger.warning(f"{video.name}: {video.summary['reference_note']}")
         summary = summarise_videos(videos)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.output_dir / "metrics.csv", rows_to_csv([r for v in videos for r in v.frames]))
@@ -192,6 +195,12 @@ def markdown_report(summary: dict) -> str:
             figures = [value(quantity + suffix, digits) for suffix, digits in (("_bias", 2), ("_sd", 2), ("_mae", 2))]
             figures += [value(quantity + "_r", 3), str(summary.get(quantity + "_missing", 0))]
             lines.append(f"| {name} | " + " | ".join(figures) + " |")
+    if summary.get("ef_reference_refused"):
+        lines += [
+            "",
+            f"{summary['ef_reference_refused']} video(s) have a reference EF outside 0-100 % (ESV > EDV: ED "
+            "and ES swapped in the datalist?); their EF is not compared (videos.csv, reference_note).",
+        ]
     if volume_unit != "mL":
         lines += [
             "",

@@ -12,8 +12,10 @@ that could not be segmented or was skipped, when any) and, when the inputs name 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import os
 import re
 from pathlib import Path
 
@@ -44,9 +46,18 @@ def _safe(text: str) -> str:
     return re.sub(r"[^\w.+-]", "_", printable(text).replace("\\x", "x"))
 
 
+MAX_NAME = 100
+"""Characters of a video's output name: with ``_summary.png`` and the like, well inside any file system's 255."""
+
+
 def _video_name(path: str) -> str:
-    """The file name without its video suffix (``.nii.gz``, ``.avi``...), in characters safe in any file name."""
-    return _safe(split_video_suffix(path)[0])
+    """The file name without its video suffix (``.nii.gz``, ``.avi``...), in characters safe in any file name; a name
+    longer than ``MAX_NAME`` keeps its start and ends with a hash of the whole name, so that it stays unique."""
+    name = _safe(split_video_suffix(path)[0])
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return f"{name[: MAX_NAME - 11]}_{digest}"
 
 
 def output_names(sources: list[str]) -> dict[str, str]:
@@ -78,13 +89,39 @@ RUN_FILES = ("predictions.csv", "failures.csv", "patients.csv")
 
 def _refuse_inputs_in_output(output_dir: Path, sources: list[str]) -> None:
     """Raise ``FileExistsError`` when the output folder holds inputs: results would replace or mix with them."""
-    folder = output_dir.resolve()
-    inside = [source for source in sources if Path(source).resolve().parent == folder]
+    folder = os.path.realpath(output_dir)  # never raises, a link loop among the inputs included
+    inside = [source for source in sources if os.path.dirname(os.path.realpath(source)) == folder]
     if inside:
         raise FileExistsError(
             f"{output_dir}: the output folder holds the inputs ({printable(inside[0])}...): results there would "
             "replace inputs or be read as videos by the next run. Choose another --output_dir."
         )
+
+
+VIDEO_FILES = ("mask.nii.gz", "areas.csv", "overlay.mp4", "overlay.gif", "summary.png")
+"""What a run writes for each video, as ``<name>_<file>``."""
+
+
+def remove_earlier_results(output_dir: Path) -> list[Path]:
+    """Delete the per-video files of the earlier run listed in ``output_dir/predictions.csv`` (only those: a user's
+    other files stay); returns them. A rerun with ``--overwrite True`` then leaves no mask of the earlier run beside
+    the new ``predictions.csv``."""
+    import csv
+
+    listing = output_dir / "predictions.csv"
+    if not listing.is_file():
+        return []
+    with open(listing, newline="", errors="replace") as stream:
+        names = [row.get("name") for row in csv.DictReader(stream) if row.get("name")]
+    removed = [output_dir / f"{name}_{part}" for name in names for part in VIDEO_FILES]
+    removed = [path for path in removed if path.is_file() and path.parent == output_dir]
+    for path in removed:
+        path.unlink()
+    if removed:
+        logger.info(
+            f"{output_dir}: removed the {len(removed)} result files of the earlier run listed in {listing.name}"
+        )
+    return removed
 
 
 class InferenceFailures(RuntimeError):
@@ -138,6 +175,7 @@ class VideoResultsWriter:
         sources = [str(item.get("image")) for item in self.stream.data] if self.stream is not None else []
         _refuse_inputs_in_output(self.output_dir, sources)
         check_output_dir(self.output_dir, self.overwrite)
+        remove_earlier_results(self.output_dir)
         for name in RUN_FILES:
             (self.output_dir / name).unlink(missing_ok=True)  # an earlier run's lists
         remove_partial_files(self.output_dir)  # files a killed run left half written
@@ -187,7 +225,8 @@ class VideoResultsWriter:
         name = self._unique_name(source)
         parts = ("mask.nii.gz", "areas.csv", f"overlay.{self.overlay_format}", "summary.png")
         written.extend(self.output_dir / f"{name}_{part}" for part in parts)
-        reference, notes = {}, []
+        reference = {}
+        notes = [str(video.meta["reading_notes"])] if video.meta.get("reading_notes") else []
         for key in ("ed_frame", "es_frame"):
             reference[key] = frame_index(item, key)
             if reference[key] is not None and not 0 <= reference[key] < classes.shape[-1]:
@@ -251,6 +290,7 @@ class VideoResultsWriter:
             "ef_percent": figures.ef,
             "ef_cycle_average_percent": figures.ef_cycle_average,
             "cycles": len(figures.cycle_efs),
+            "cycle_found_by": figures.cycle_method,
             "notes": "; ".join(figures.notes),
         }
 
@@ -281,10 +321,9 @@ class VideoResultsWriter:
         if patients:
             write_text_atomic(self.output_dir / "patients.csv", rows_to_csv(patients))
         logger.info(f"wrote results of {len(self.rows)} videos to {self.output_dir}")
-        failures = [(printable(source), error) for source, error in (self.stream.failures if self.stream else [])]
-        failures += self.failures
-        if failures:
-            rows = [{"input": source, "error": error} for source, error in failures]
+        failures = list(self.stream.failures if self.stream else []) + self.failures
+        if failures:  # a name that is not valid UTF-8 is written with \xNN escapes, in the error's text too
+            rows = [{"input": printable(source), "error": printable(error)} for source, error in failures]
             write_text_atomic(self.output_dir / "failures.csv", rows_to_csv(rows))
             total = len(self.rows) + len(failures)
             raise InferenceFailures(

@@ -42,12 +42,14 @@ def estimate_cycle_length(areas: np.ndarray, min_frames: int = 6) -> int | None:
 
 @dataclass
 class CardiacPhases:
-    """ED and ES frames found on an area curve; ``fallback`` when no cycle could be told apart."""
+    """ED and ES frames found on an area curve; ``fallback`` when no cycle could be told apart; ``method`` says how
+    the cycle was found (for the notes of a video)."""
 
     ed_frames: list[int] = field(default_factory=list)
     es_frames: list[int] = field(default_factory=list)
     cycle_length: int | None = None
     fallback: bool = False
+    method: str = ""
 
 
 def detect_ed_es(
@@ -63,13 +65,22 @@ def detect_ed_es(
     """
     areas = np.asarray(areas, dtype=np.float64)
     if areas.size == 0:
-        return CardiacPhases(fallback=True)
+        return CardiacPhases(fallback=True, method="no frames")
     cycle = estimate_cycle_length(areas, min_cycle_frames)
     shortest = cycle if cycle else max(min_cycle_frames, int(fps * 60.0 / max_heart_rate) if fps > 0 else 0)
+    if cycle:
+        method = f"the area curve's period ({cycle} frames)"
+    elif fps > 0:
+        method = (
+            f"no period in the area curve: cycles at least {shortest} frames apart ({max_heart_rate:g} bpm at most)"
+        )
+    else:
+        method = f"no period in the area curve and no frame rate: cycles at least {shortest} frames apart"
     low, spread = float(areas.min()), float(areas.max() - areas.min())
     distance = max(1, int(0.6 * shortest))
     ed_frames, _ = find_peaks(areas, height=low + 0.7 * spread, distance=distance)
     es_frames, _ = find_peaks(-areas, height=-(low + 0.3 * spread), distance=distance)
     if spread <= 0 or len(ed_frames) == 0 or len(es_frames) == 0:
-        return CardiacPhases([int(np.argmax(areas))], [int(np.argmin(areas))], cycle, fallback=True)
-    return CardiacPhases([int(f) for f in ed_frames], [int(f) for f in es_frames], cycle)
+        method = "no full cycle: the frames of largest and smallest area"
+        return CardiacPhases([int(np.argmax(areas))], [int(np.argmin(areas))], cycle, fallback=True, method=method)
+    return CardiacPhases([int(f) for f in ed_frames], [int(f) for f in es_frames], cycle, method=method)

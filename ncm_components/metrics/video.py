@@ -75,6 +75,7 @@ class ClinicalFigures:
     phase_fallback: bool
     notes: list[str] = field(default_factory=list)
     cycle_efs: list[float] = field(default_factory=list)
+    cycle_method: str = ""  # how the cycle was found on the area curve (:attr:`CardiacPhases.method`)
 
     @property
     def ef_cycle_average(self) -> float:
@@ -107,6 +108,8 @@ def clinical_figures(
     areas = lv_areas(mask, LV_CLASS, pixel_spacing)
     phases = detect_ed_es(areas, fps)
     notes = []
+    if not fps or math.isnan(fps):
+        notes.append(f"frame rate unknown (none in the file), none assumed: ED/ES from {phases.method}")
     if phases.fallback:
         notes.append("no full cardiac cycle found: ED/ES are the frames of largest/smallest LV area")
     ed = ed_frame if ed_frame is not None else (phases.ed_frames[0] if phases.ed_frames else None)
@@ -127,8 +130,9 @@ def clinical_figures(
     cycles = ([], []) if phases.fallback else (phases.ed_frames, phases.es_frames)
     cycle_efs = cycle_ejection_fractions(mask, *cycles, pixel_spacing)
     return ClinicalFigures(
-        areas, phases.ed_frames, phases.es_frames, ed, es, edv, esv, ef, phases.fallback, notes, cycle_efs
-    )
+        areas, phases.ed_frames, phases.es_frames, ed, es, edv, esv, ef, phases.fallback, notes, cycle_efs,
+        phases.method,
+    )  # fmt: skip
 
 
 def score_video(
@@ -203,9 +207,16 @@ def score_video(
     summary["ef_cycles_pred"], summary["cycles"] = clinical.ef_cycle_average, len(clinical.cycle_efs)
     summary["volume_unit"] = clinical.volume_unit
     reference_mask = label_full if label_full is not None else label
+    summary["reference_note"] = ""
     if reference_mask is not None and ed_frame is not None and es_frame is not None:
         reference = _volumes(reference_mask, ed_frame, es_frame, pixel_spacing)
         summary["edv_ref"], summary["esv_ref"], summary["ef_ref"] = reference
+        if math.isfinite(reference[2]) and not 0.0 <= reference[2] <= 100.0:
+            summary["reference_note"] = (
+                f"reference EF {reference[2]:.1f} % (ESV {reference[1]:.1f} > EDV {reference[0]:.1f}: ED and ES "
+                "swapped in the datalist?): not used"
+            )
+            summary["ef_ref"] = math.nan
     else:
         summary["edv_ref"] = summary["esv_ref"] = summary["ef_ref"] = math.nan
     return VideoScores(name, rows, summary)
@@ -233,6 +244,8 @@ def summarise_videos(videos: list[VideoScores]) -> dict:
         summary[key] = _nanmean([row.get(key, math.nan) for v in videos for row in v.frames])
     for key in ("inconsistency_rate", "mean_abs_d", "ed_error", "es_error"):
         summary[key] = _nanmean([v.summary.get(key, math.nan) for v in videos])
+    # reference EFs outside 0-100 % (ED and ES swapped?) are not used; each video says so in its reference_note
+    summary["ef_reference_refused"] = sum(bool(v.summary.get("reference_note")) for v in videos)
     for quantity, reference in (("ef", "ef"), ("ef_cycles", "ef"), ("edv", "edv"), ("esv", "esv")):
         if quantity in ("edv", "esv") and summary["volume_unit"] == "mixed":
             continue

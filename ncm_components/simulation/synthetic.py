@@ -92,9 +92,15 @@ class SyntheticEcho:
         return np.where(self.annotations == IGNORE_INDEX, IGNORE_INDEX, self.annotations == LV).astype(np.uint8)
 
 
+MIN_SIZE, MAX_SIZE = 16, 1024  # pixels: a frame as small as the network takes, as large as any echo export
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 # ED -> ES in seconds: 0.32 s at 72 bpm (16 frames at 50 fps, EchoNet-Dynamic's median), shorter at faster rates
 _SYSTOLE_SECONDS, _SYSTOLE_PER_BPM, _SYSTOLE_SD = 0.33, -0.0015, 0.055
+
+
+def _video_bytes(size: int, frames: int = 60) -> float:
+    """Bytes of one video's uint8 video, labels and annotations at ``size`` (what generate_echo allocates first)."""
+    return 3.0 * size * size * frames
 
 
 def draw_ejection_fraction(seed: int, preset: str | SitePreset = "echonet") -> float:
@@ -190,6 +196,11 @@ def generate_echo(
         preset: the simulated site (:mod:`.presets`): population, framing, probe and scanner settings.
     """
     preset = get_preset(preset)
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise ValueError(
+            f"size {size}: frames are {MIN_SIZE} to {MAX_SIZE} pixels wide (a video of {size} x {size} pixels and ~60 "
+            f"frames would take {_video_bytes(size) / 2**30:.1f} GiB before the scanner's own arrays)."
+        )
     rng = np.random.default_rng(seed)
     fps = preset.fps if fps is None else float(fps)
     ef = draw_ejection_fraction(seed, preset) if ef is None else float(ef)
@@ -450,11 +461,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def _frame_size(text: str) -> int:
+    value = _positive(text)
+    if not MIN_SIZE <= value <= MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"{value}: frames are {MIN_SIZE} to {MAX_SIZE} pixels wide")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate synthetic apical echo videos with full ground truth.")
     parser.add_argument("--out", help="output folder (videos/, labels/, labels_full/, datalist.json)")
     parser.add_argument("--num-videos", type=_positive, default=100, help="total videos, split 80/10/10 %%")
-    parser.add_argument("--size", type=_positive, default=112, help="frame height and width in pixels")
+    parser.add_argument("--size", type=_frame_size, default=112, help="frame height and width in pixels (16-1024)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--classes", choices=["lv", "all"], default="lv", help="LV only, or LV/myocardium/atrium")
     parser.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1), help="processes")

@@ -33,7 +33,8 @@ def item_name(d: Mapping, key: str = "image") -> str:
 
 def check_video(video: torch.Tensor, name: str) -> None:
     """Raise ``VideoReadError`` naming ``name`` when a loaded (1, X, Y, T) video holds NaN/inf values (one such voxel
-    gives an EF of 100 % or an empty mask downstream), is smaller than ``MIN_VIDEO_SIZE`` pixels or has one frame."""
+    gives an EF of 100 % or an empty mask downstream), is smaller than ``MIN_VIDEO_SIZE`` pixels, has one frame or
+    is blank (every voxel the same value)."""
     _, width, height, frames = video.shape
     if width < MIN_VIDEO_SIZE or height < MIN_VIDEO_SIZE:
         raise VideoReadError(
@@ -41,6 +42,11 @@ def check_video(video: torch.Tensor, name: str) -> None:
         )
     if frames < 2:
         raise VideoReadError(f"{name}: a single frame; NCM-Net segments videos (at least 2 frames, ED to ES).")
+    low, high = float(video.min()), float(video.max())
+    if low == high:
+        raise VideoReadError(
+            f"{name}: blank, every voxel is {low:g}: a constant video shows no heart (an export that failed?)."
+        )
     if video.is_floating_point():
         bad = int((~torch.isfinite(video)).sum())
         if bad:

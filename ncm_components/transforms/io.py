@@ -8,7 +8,11 @@ Readers, picked by file type (:func:`video_format`): NIfTI through MONAI's ``Nib
 DICOM through the ``ImageReader``s of :mod:`.readers`. Every file is first checked for truncation
 (:mod:`.integrity`). Whether the pixel spacing is a physical size (``spacing_known``) travels with the image: NIfTI
 says so in its ``xyzt_units`` (unknown units: spacing unknown), AVI/MP4 never have one, DICOM has one when it is
-calibrated, MetaImage always (mm). Unknown spacing is reported in pixels, never in mm.
+calibrated, MetaImage always (mm). Unknown spacing is reported in pixels, never in mm. A spacing that cannot be a
+pixel's size (0, NaN, infinite, or outside 0.01-10 mm) is unknown spacing too, with a note, and a file whose affine
+is unusable (NaN) gets a unit-spacing affine so that its mask can still be written. What a reader had to assume
+(such a spacing, an ambiguous time axis) travels with the video as ``reading_notes`` (one text) and ends in the
+video's notes in ``predictions.csv``.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ _READERS = {"nifti": NibabelReader, "mhd": MetaImageReader, "video": VideoFileRe
 logger = logging.getLogger(__name__)
 _NIFTI_SPACE_UNITS_MM = {1: 1000.0, 2: 1.0, 3: 0.001}  # NIfTI xyzt_units codes: metre, millimetre, micron
 _NIFTI_MM_MSEC = 2 | 16  # xyzt_units: mm and ms
+PIXEL_SPACING_RANGE = (0.01, 10.0)  # mm: outside it a file's spacing is not a pixel's size
+MAX_FRAMES = 5000  # more frames than this in one file is most likely not the time axis
 
 
 def split_video_suffix(path: str | Path) -> tuple[str, str]:
@@ -170,16 +176,77 @@ def load_video(path: str | Path, dtype=np.float32) -> MetaTensor:
         raise VideoReadError(f"{path}: expected a 2D image or a 2D+time volume, got shape {tuple(image.shape)}.")
     image, time_from_affine = _one_channel(image, path)
     meta = image.meta
+    notes = [meta["reading_notes"]] if meta.get("reading_notes") else []
     affine = np.asarray(meta["affine"], dtype=np.float64)
     known, scale = _nifti_units(meta) if kind == "nifti" else (bool(meta.get("spacing_known", True)), 1.0)
     spacing = np.linalg.norm(affine[:3, :2], axis=0) * scale
+    if kind == "nifti":
+        spacing = _nifti_pixdim(path, spacing, scale)
+        notes += _time_axis_notes(meta, tuple(image.shape[1:]))
+    if not np.isfinite(affine).all():
+        notes.append("the file's affine is not usable (NaN or infinite): the mask is written with unit spacing")
+        affine = _unit_affine(affine)
+        meta["affine"] = meta["original_affine"] = torch.as_tensor(affine)
+    if known and not _plausible_spacing(spacing):
+        shown = " x ".join(f"{s:g}" for s in spacing)
+        low, high = PIXEL_SPACING_RANGE
+        notes.append(f"pixel spacing {shown} mm is not a pixel's size ({low:g}-{high:g} mm): treated as unknown")
+        known = False
     meta["spacing_known"] = known
     meta["pixel_spacing"] = torch.as_tensor(spacing if known else [math.nan, math.nan], dtype=torch.float64)
     if kind == "nifti" and time_from_affine:
-        meta["fps"] = frame_time_to_fps(float(np.linalg.norm(affine[:3, 2])), int(image.shape[-1]))
+        frame_spacing = float(np.linalg.norm(affine[:3, 2]))
+        meta["fps"] = frame_time_to_fps(frame_spacing, int(image.shape[-1])) if frame_spacing > 0 else math.nan
     meta["fps"] = float(meta.get("fps", math.nan))
     meta["filename_or_obj"] = str(path)
+    meta["reading_notes"] = "; ".join(notes)
+    for note in notes:
+        logger.info(f"{path}: {note}")
     return image
+
+
+def _plausible_spacing(spacing) -> bool:
+    low, high = PIXEL_SPACING_RANGE
+    return all(math.isfinite(float(s)) and low <= float(s) <= high for s in spacing)
+
+
+def _unit_affine(affine: np.ndarray) -> np.ndarray:
+    """diag(1, 1, frame time, 1): the frame time kept where it is finite (1 otherwise), no orientation."""
+    frame_time = float(np.linalg.norm(affine[:3, 2])) if np.isfinite(affine[:3, 2]).all() else 1.0
+    return np.diag([1.0, 1.0, frame_time if frame_time > 0 else 1.0, 1.0])
+
+
+def _nifti_pixdim(path: Path, spacing: np.ndarray, scale: float) -> np.ndarray:
+    """The NIfTI header's own x and y pixdim (nibabel replaces a 0 by 1 in the affine, which would pass for 1 mm);
+    the affine's spacing when the header's is not readable."""
+    import gzip
+
+    import nibabel as nib
+
+    try:  # the raw header: nib.load repairs a 0 pixdim on reading
+        with (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb") as stream:
+            header = nib.Nifti1Header.from_fileobj(stream, check=False)
+        pixdim = np.asarray(header["pixdim"][1:3], dtype=np.float64) * scale
+    except Exception:  # the loader read it: keep what it gave
+        return spacing
+    return spacing if np.allclose(np.abs(pixdim), spacing, equal_nan=False) else np.abs(pixdim)
+
+
+def _time_axis_notes(meta: dict, shape: tuple[int, int, int]) -> list[str]:
+    """Notes when a NIfTI file's time axis is ambiguous: no time unit and a first axis much shorter than the other
+    two (frames stored first?), or more frames than any echo loop has."""
+    has_time_unit = int(np.asarray(meta.get("xyzt_units", 0)).item()) & 0x38 != 0
+    x, y, frames = shape
+    notes = []
+    if not has_time_unit and 3 * x < min(y, frames):
+        notes.append(
+            f"time axis assumed last: {frames} frames of {x} x {y} pixels; the first axis ({x}) is much shorter "
+            "than the others and the file gives no time unit: if it stores frames first (T, X, Y), save it as "
+            "(X, Y, T)"
+        )
+    if frames > MAX_FRAMES:
+        notes.append(f"{frames} frames along the last axis, more than an echo loop has: check the time axis")
+    return notes
 
 
 @dataclass

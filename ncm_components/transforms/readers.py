@@ -171,7 +171,9 @@ class MetaImageReader(ImageReader):
     """MetaImage (``.mhd``/``.mha``) and other SimpleITK formats: (X, Y, T) arrays with origin and direction.
 
     The affine is ``direction @ diag(spacing)`` with the origin, turned from ITK's LPS to RAS, as MONAI's
-    ``ITKReader`` builds it. MetaImage has no unit field: spacing is taken as known, in mm.
+    ``ITKReader`` builds it. MetaImage has no unit field: spacing is taken as known, in mm. ITK refuses a header whose
+    ``ElementSpacing`` is 0 or NaN; such a ``.mhd`` is read through a copy of its header (in a temporary folder,
+    pointing at the same data file, the input untouched) with unit spacing, and its spacing is unknown.
     """
 
     suffixes = (".mhd", ".mha", ".nrrd", ".nhdr")
@@ -182,11 +184,21 @@ class MetaImageReader(ImageReader):
     def read(self, data, **kwargs):
         import SimpleITK as sitk
 
-        return sitk.ReadImage(_single(data, "MetaImageReader"))
+        path = _single(data, "MetaImageReader")
+        try:
+            return sitk.ReadImage(path)
+        except RuntimeError:
+            spacing = _unusable_mhd_spacing(Path(path))
+            if spacing is None:
+                raise
+            return _read_with_unit_spacing(Path(path)), spacing
 
     def get_data(self, img) -> tuple[np.ndarray, dict]:
         import SimpleITK as sitk
 
+        bad_spacing = None
+        if isinstance(img, tuple):  # read through a repaired header: spacing unknown
+            img, bad_spacing = img
         array = sitk.GetArrayFromImage(img)  # (T,) Y, X [, channels]
         if img.GetNumberOfComponentsPerPixel() > 1:
             array = array[..., :3].mean(axis=-1)
@@ -205,4 +217,46 @@ class MetaImageReader(ImageReader):
         affine = np.eye(4)
         affine[:3, :3] = direction @ np.diag(spacing)
         affine[:3, 3] = origin
-        return array, _meta(array, _LPS_TO_RAS @ affine, True, frame_time_to_fps(spacing[2], array.shape[2]))
+        meta = _meta(array, _LPS_TO_RAS @ affine, bad_spacing is None, frame_time_to_fps(spacing[2], array.shape[2]))
+        if bad_spacing is not None:
+            meta["reading_notes"] = f"ElementSpacing {bad_spacing} is not a pixel's size: spacing unknown"
+        return array, meta
+
+
+def _unusable_mhd_spacing(path: Path) -> str | None:
+    """The ``ElementSpacing`` of a ``.mhd`` header when ITK cannot take it (a 0, NaN or infinite value), else None."""
+    if path.suffix.lower() != ".mhd":
+        return None
+    text = path.read_text(errors="replace")
+    if "LOCAL" in text:  # the data follows the header in the same file: no header copy can point at it
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "ElementSpacing":
+            try:
+                values = [float(v) for v in value.split()]
+            except ValueError:
+                return value.strip()
+            return value.strip() if any(not math.isfinite(v) or v == 0 for v in values) else None
+    return None
+
+
+def _read_with_unit_spacing(path: Path):
+    """Read a ``.mhd`` through a temporary copy of its header with ``ElementSpacing`` 1 and the data file's absolute
+    path; the input is not touched."""
+    import tempfile
+
+    import SimpleITK as sitk
+
+    lines = []
+    for line in path.read_text(errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "ElementSpacing":
+            line = "ElementSpacing = " + " ".join("1" for _ in value.split())
+        elif key.strip() == "ElementDataFile" and value.strip() != "LOCAL":
+            line = f"ElementDataFile = {(path.parent / value.strip()).resolve()}"
+        lines.append(line)
+    with tempfile.TemporaryDirectory(prefix=".ncm-partial.") as folder:
+        header = Path(folder) / path.name
+        header.write_text("\n".join(lines) + "\n")
+        return sitk.ReadImage(str(header))

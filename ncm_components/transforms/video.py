@@ -7,6 +7,7 @@ unknown) and ``fps`` (see :func:`~ncm_components.transforms.io.load_video`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
@@ -20,6 +21,8 @@ from .io import load_video
 from .labels import annotated_frames, label_classes
 
 __all__ = ["LoadVideod", "SampleClipd", "clip_indices", "CLIP_MODES"]
+
+logger = logging.getLogger(__name__)
 
 CLIP_MODES = ("uniform", "random", "all", "window", "anywhere", "mixed")
 
@@ -74,7 +77,26 @@ class LoadVideod(MapTransform):
                         f"{d[key].meta['filename_or_obj']}: label shape (X, Y, T) {tuple(d[key].shape[1:])} does not "
                         f"match the video {reference.meta['filename_or_obj']} {tuple(reference.shape[1:])}."
                     )
+                _warn_other_geometry(d[key], reference)
         return d
+
+
+def _warn_other_geometry(label: torch.Tensor, video: torch.Tensor) -> None:
+    """Log a warning naming both files when a label's affine (origin, spacing, direction) differs from its video's:
+    the label is used voxel for voxel, so it is trained on as if it lay on the video, which its file says it does
+    not."""
+    a, b = np.asarray(label.meta.get("affine")), np.asarray(video.meta.get("affine"))
+    if (
+        a.shape == b.shape == (4, 4)
+        and np.isfinite(a).all()
+        and np.isfinite(b).all()
+        and not np.allclose(a, b, 1e-3, 1e-3)
+    ):
+        logger.warning(
+            f"{label.meta['filename_or_obj']}: its origin, spacing or direction differs from its video's "
+            f"({video.meta['filename_or_obj']}): used voxel for voxel as if it lay on the video; check the converter "
+            "that wrote it."
+        )
 
 
 def clip_indices(first: int, last: int, num_frames: int, rng: np.random.RandomState | None = None) -> np.ndarray:

@@ -17,7 +17,7 @@ from torch import nn
 from ..blocks import FRAME_NORM, NeighborhoodCorrelationMining, UnreliableMaskedAttention
 from ..layout import fold_frames, unfold_frames
 
-__all__ = ["NCMNet", "ncmnet_small", "NCMNET_SMALL"]
+__all__ = ["NCMNet", "ncmnet_small", "NCMNET_SMALL", "architecture_hint"]
 
 
 class NCMNet(nn.Module):
@@ -182,6 +182,17 @@ class NCMNet(nn.Module):
         if x.shape[4] < 1:
             raise ValueError(f"NCMNet expects {expected} and T >= 1; got shape {tuple(x.shape)}.")
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """``nn.Module.load_state_dict``; a checkpoint of another configuration is refused with the options it was
+        trained with (e.g. ``--network_def#use_uma False``) ahead of torch's list of keys."""
+        try:
+            return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        except RuntimeError as err:
+            hint = architecture_hint(self.state_dict(), state_dict)
+            if not hint:
+                raise
+            raise RuntimeError(f"the checkpoint does not fit this NCMNet: {hint}\n{err}") from None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         batch, _, height, width, frames = x.shape
@@ -221,6 +232,35 @@ class NCMNet(nn.Module):
         if tuple(logits.shape[-2:]) != (height, width):
             logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
         return unfold_frames(logits, batch)
+
+
+def architecture_hint(expected: dict, given: dict) -> str:
+    """What to pass so that a network built from the config fits the checkpoint ``given`` (a state dict), judged from
+    the parameters ``expected`` by the network: its UMA, its NCM levels, its classes; "" when nothing is recognised.
+    """
+    missing, unexpected = set(expected) - set(given), set(given) - set(expected)
+
+    def block(keys: set[str], prefix: str) -> bool:
+        return any(key.startswith(prefix) for key in keys)
+
+    options = []
+    if block(missing, "uma.") and not block(given, "uma."):
+        options.append("--network_def#use_uma False (the checkpoint has no UMA)")
+    elif block(unexpected, "uma.") and not block(expected, "uma."):
+        options.append("--network_def#use_uma True (the checkpoint has UMA)")
+    levels = sorted({int(key.split(".")[1]) for key in given if key.startswith("ncm.")})
+    if block(missing | unexpected, "ncm."):
+        options.append(
+            f"--network_def#ncm_levels {levels}"
+            if levels
+            else "--network_def#use_ncm False (the checkpoint has no NCM)"
+        )
+    head = "final_head.1.weight"
+    if head in given and head in expected and tuple(given[head].shape) != tuple(expected[head].shape):
+        options.append(f"--num_classes {given[head].shape[0]} (it predicts {given[head].shape[0]} classes)")
+    if not options:
+        return ""
+    return "build the network it was trained with: " + ", ".join(options) + "."
 
 
 def _per_level(value: int | Sequence[int], levels: Sequence[int], name: str) -> dict[int, int]:
