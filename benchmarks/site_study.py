@@ -45,7 +45,8 @@ from ncm_components.handlers.weights import shipped_weights  # noqa: E402
 from ncm_components.simulation.synthetic import generate_dataset  # noqa: E402
 
 BUNDLE_ROOT = CONFIGS.parent
-TEST_SITES = ("shifted", "echonet")
+TEST_SITES = ("shifted", "echonet", "shifted_val")
+TEST_DATA = {"shifted": "shifted_test", "echonet": "echonet_test", "shifted_val": "shifted_val_test"}
 # the simulated data of the studies: (preset, train, validation, test videos, dataset seed); seeds differ from the
 # shipped weights' release (seed 0) and from one another, so no video is in two sets
 DATA = {
@@ -55,6 +56,7 @@ DATA = {
     "shifted_unlabelled": ("shifted", 200, 0, 0, 24),
     "shifted_labelled": ("shifted", 20, 5, 0, 25),
     "echonet_unlabelled": ("echonet", 200, 0, 0, 26),
+    "shifted_val_test": ("shifted", 0, 0, 40, 27),  # validation videos of the shifted site, for design choices
 }
 STUDIES = {
     "randomisation": {
@@ -172,7 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=".cache/site_study")
     parser.add_argument("--arms", nargs="+", help="a subset of the study's arms (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--iterations", type=int, default=400)
+    parser.add_argument("--iterations", type=int, default=400, help="training iterations (randomisation study)")
+    parser.add_argument("--adapt-iterations", type=int, default=300, help="adapt.yaml's and fine-tuning's")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--table-only", action="store_true")
@@ -189,24 +192,83 @@ def main(argv: list[str] | None = None) -> None:
         done = {(row["arm"], row["seed"]) for row in rows}
         for seed in args.seeds:
             for arm in arms:
-                if (arm, seed) in done:
-                    continue
+                once = (
+                    STUDIES[args.study][arm].get("configs", "") is None
+                    or "sites" in STUDIES[args.study][arm]
+                    and STUDIES[args.study][arm]["sites"] == ("shifted_val",)
+                )
+                if (arm, seed) in done or (once and seed != args.seeds[0]):
+                    continue  # done, or an arm run once (no training, or a design choice measured on one seed)
                 run = study_dir / "runs" / f"{arm}_seed{seed}"
                 shutil.rmtree(run, ignore_errors=True)  # interrupted earlier: start over
                 minutes = RUNNERS[args.study](arm, seed, run, data, args)
                 ckpt_dir = ARM_WEIGHTS.get(arm, lambda run: run / "models")(run)
-                sites = {site: evaluate(ckpt_dir, data[f"{site}_test"], run / f"eval_{site}") for site in TEST_SITES}
+                scored = STUDIES[args.study][arm].get("sites", ("shifted", "echonet"))
+                sites = {site: evaluate(ckpt_dir, data[TEST_DATA[site]], run / f"eval_{site}") for site in scored}
                 rows.append({"arm": arm, "seed": seed, "minutes": minutes, "iterations": args.iterations,
                              "sites": sites})  # fmt: skip
                 write_json_atomic(results_file, rows)
     for site in TEST_SITES:
-        print(f"\n### {args.study}: test videos of the {site} site\n")
-        print(arm_table(rows, site, REFERENCE[args.study]))
+        scored = [row for row in rows if site in row["sites"]]
+        if scored:
+            print(f"\n### {args.study}: test videos of the {site} site\n")
+            print(arm_table(scored, site, REFERENCE[args.study]))
 
 
-STUDY_DATA = {"randomisation": ["echonet_train"]}
-RUNNERS = {"randomisation": randomisation_runs}
-ARM_WEIGHTS: dict = {}
+def adaptation_runs(arm: str, seed: int, run: Path, data: dict[str, Path], args) -> float:
+    """Train one adaptation arm from the shipped weights (see ``ADAPTATION``); returns its minutes (0: no training)."""
+    spec = ADAPTATION[arm]
+    if spec.get("configs") is None:
+        return 0.0
+    overrides = {"seed": seed, "init_weights": shipped_weights(str(BUNDLE_ROOT)), **spec.get("overrides", {})}
+    labelled, unlabelled = spec.get("labelled"), spec.get("unlabelled")
+    overrides["dataset_dir"] = str(data[labelled]) if labelled else ""  # empty: the built-in simulation
+    if unlabelled:
+        name, count = unlabelled
+        pool = data[name].parent / "videos"  # a folder of the site's videos, as a clinic has them
+        overrides["unlabelled_dir"] = str(
+            pool if count is None else subset(data[name], "training", count, run.parent / f"{name}_{count}.json")
+        )
+        overrides["adapt_iterations"] = spec.get("iterations", args.adapt_iterations)
+        configs = [str(CONFIGS / "train.yaml"), str(CONFIGS / "adapt.yaml")]
+        tick = time.perf_counter()
+        run_workflow(configs, {"ckpt_dir": str(run / "models"), "output_dir": str(run / "train_log"),
+                               "batch_size": args.batch_size, "resume": False, **overrides})  # fmt: skip
+        return (time.perf_counter() - tick) / 60
+    return train_run(run, [str(CONFIGS / "train.yaml")], {**overrides, "learning_rate": 0.0003},
+                     spec.get("iterations", args.adapt_iterations), 20, args.batch_size)  # fmt: skip
+
+
+# the adaptation arms: labelled = a datalist for the supervised part (None: adapt.yaml's built-in simulation);
+# unlabelled = (data set, how many of its videos; None: the whole folder); sites = test sets scored
+ADAPTATION = {
+    "shipped": {"configs": None, "sites": ("shifted", "echonet")},
+    "adapt 50": {"configs": "adapt", "unlabelled": ("shifted_unlabelled", 50), "sites": ("shifted",)},
+    "adapt 200": {"configs": "adapt", "unlabelled": ("shifted_unlabelled", None), "sites": ("shifted", "shifted_val")},
+    "fine-tune 20": {"configs": "train", "labelled": "shifted_labelled", "sites": ("shifted",)},
+    "20 labelled + 200 unlabelled": {"configs": "adapt", "labelled": "shifted_labelled",
+                                     "unlabelled": ("shifted_unlabelled", None), "sites": ("shifted",)},
+    "adapt 200 own site": {"configs": "adapt", "unlabelled": ("echonet_unlabelled", None), "sites": ("echonet",)},
+    # what each guard of adapt.yaml is worth (seed 0, decided on the validation videos, not the test videos)
+    "adapt 200, plain mean teacher": {
+        "configs": "adapt", "unlabelled": ("shifted_unlabelled", None), "sites": ("shifted_val",),
+        "overrides": {"mean_teacher#teacher_key": None, "mean_teacher#one_region": False, "labelled_share": 0.0},
+    },
+    "adapt 200, no labelled share": {"configs": "adapt", "unlabelled": ("shifted_unlabelled", None),
+                                     "sites": ("shifted_val",), "overrides": {"labelled_share": 0.0}},
+    "adapt 200, no one-LV prior": {"configs": "adapt", "unlabelled": ("shifted_unlabelled", None),
+                                   "sites": ("shifted_val",), "overrides": {"mean_teacher#one_region": False}},
+    "adapt 200, 600 iterations": {"configs": "adapt", "unlabelled": ("shifted_unlabelled", None),
+                                  "sites": ("shifted_val",), "iterations": 600},
+}  # fmt: skip
+STUDIES["adaptation"] = ADAPTATION
+STUDY_DATA = {
+    "randomisation": ["echonet_train"],
+    "adaptation": ["shifted_unlabelled", "shifted_labelled", "echonet_unlabelled", "shifted_val_test"],
+}
+RUNNERS = {"randomisation": randomisation_runs, "adaptation": adaptation_runs}
+ARM_WEIGHTS: dict = {"shipped": lambda run: BUNDLE_ROOT / "models"}
+
 
 if __name__ == "__main__":
     main()
