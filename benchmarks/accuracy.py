@@ -176,6 +176,24 @@ def run_workflow(configs: list[str], overrides: dict) -> None:
     workflow.finalize()
 
 
+def train_run(run: Path, configs: list[str], overrides: dict, iterations: int, train_items: int, batch: int) -> float:
+    """Train one run into ``run/models`` for ``iterations`` (rounded up to whole epochs of ``train_items`` videos,
+    validated four times), from scratch or as ``overrides`` say; returns its minutes."""
+    epochs = math.ceil(iterations / max(1, train_items // batch))
+    overrides = {
+        "ckpt_dir": str(run / "models"),
+        "output_dir": str(run / "train_log"),
+        "batch_size": batch,
+        "train#trainer#max_epochs": epochs,
+        "val_interval": max(1, epochs // 4),
+        "resume": False,
+        **overrides,
+    }
+    tick = time.perf_counter()
+    run_workflow(configs, overrides)
+    return (time.perf_counter() - tick) / 60
+
+
 # test-time perturbations for robustness: the transform applied to every test video at a fixed strength
 PERTURBATIONS = {
     "speckle": "ncm_components.transforms.RandSpeckleNoised",

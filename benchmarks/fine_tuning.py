@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import CONFIGS, run_workflow  # noqa: E402
+from accuracy import CONFIGS, run_workflow, train_run  # noqa: E402
 
 from ncm_components.data import echonet  # noqa: E402
 from ncm_components.data.atomic import write_json_atomic  # noqa: E402
@@ -64,21 +62,12 @@ def evaluate(datalist: Path, ckpt_dir: Path, output_dir: Path) -> dict:
 def train(datalist: Path, count: int, start: str, run: Path, iterations: int, batch_size: int) -> float:
     """Train one run for ``iterations`` (rounded up to whole epochs) from ``start``; returns its minutes."""
     weights, _, learning_rate = start.partition("@")
-    epochs = math.ceil(iterations / max(1, count // batch_size))
     overrides = {
         "dataset_dir": str(datalist),
-        "ckpt_dir": str(run / "models"),
-        "output_dir": str(run / "train_log"),
         "init_weights": shipped_weights(str(BUNDLE_ROOT)) if weights == "shipped" else "",
         **({"learning_rate": float(learning_rate)} if learning_rate else {}),
-        "batch_size": batch_size,
-        "train#trainer#max_epochs": epochs,
-        "val_interval": max(1, epochs // 4),
-        "resume": False,
     }
-    tick = time.perf_counter()
-    run_workflow([str(CONFIGS / "train.yaml")], overrides)
-    return (time.perf_counter() - tick) / 60
+    return train_run(run, [str(CONFIGS / "train.yaml")], overrides, iterations, count, batch_size)
 
 
 def table(rows: list[dict]) -> str:

@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import CONFIGS, run_workflow, seed_interval  # noqa: E402
+from accuracy import CONFIGS, run_workflow, seed_interval, train_run  # noqa: E402
 
 from ncm_components.data.atomic import write_json_atomic  # noqa: E402
 from ncm_components.data.datalist import load_datalist, write_datalist  # noqa: E402
@@ -87,23 +87,6 @@ def subset(datalist: Path, split: str, count: int, target: Path) -> Path:
     if not target.is_file():
         write_datalist(target, {"training": load_datalist(datalist, split)[:count]})
     return target
-
-
-def train_run(run: Path, configs: list[str], overrides: dict, iterations: int, train_items: int, batch: int) -> float:
-    """Train one run for ``iterations`` (rounded up to whole epochs, validated four times); returns its minutes."""
-    epochs = math.ceil(iterations / max(1, train_items // batch))
-    overrides = {
-        "ckpt_dir": str(run / "models"),
-        "output_dir": str(run / "train_log"),
-        "batch_size": batch,
-        "train#trainer#max_epochs": epochs,
-        "val_interval": max(1, epochs // 4),
-        "resume": False,
-        **overrides,
-    }
-    tick = time.perf_counter()
-    run_workflow(configs, overrides)
-    return (time.perf_counter() - tick) / 60
 
 
 def evaluate(ckpt_dir: Path, datalist: Path, output: Path) -> dict:
