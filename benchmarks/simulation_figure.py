@@ -1,5 +1,6 @@
 """Figure of the simulation for the docs: ED and ES frames of several generated videos with their LV contours (the
-anatomy, and the simulated sonographer's tracing), and one cardiac cycle of one video.
+anatomy, and the simulated sonographer's tracing), one cardiac cycle of one video, and ED frames of the held-out
+``shifted`` site.
 
     python benchmarks/simulation_figure.py --out docs/figures/simulation_examples.png
 """
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     echoes = [generate_echo(seed) for seed in args.seeds]
     columns = len(echoes)
-    figure, axes = plt.subplots(3, columns, figsize=(2.3 * columns, 7.2))
+    figure, axes = plt.subplots(4, columns, figsize=(2.3 * columns, 9.6))
     for column, echo in enumerate(echoes):
         for row, (phase, frame) in enumerate((("ED", echo.ed_frame), ("ES", echo.es_frame))):
             axis = axes[row, column]
@@ -42,9 +43,14 @@ def main(argv: list[str] | None = None) -> None:
         axes[2, column].imshow(display_frame(cycle.video, frame), cmap="gray", vmin=0, vmax=255)
         axes[2, column].set_title(f"seed {cycle.seed}, frame {frame}", fontsize=7)
         axes[2, column].axis("off")
+    for column, seed in enumerate(args.seeds):
+        shifted = generate_echo(seed, preset="shifted")
+        axes[3, column].imshow(display_frame(shifted.video, shifted.ed_frame), cmap="gray", vmin=0, vmax=255)
+        axes[3, column].set_title(f"shifted site: {shifted.view} ED, {shifted.fps:.0f} fps", fontsize=7)
+        axes[3, column].axis("off")
     figure.suptitle(
-        "Simulated apical echo: ED/ES with the LV of the anatomy (green) and as traced (orange, dashed), rows 1-2;"
-        " one cycle of one video (row 3)",
+        "Simulated apical echo (EchoNet-matched site): ED/ES with the LV of the anatomy (green) and as traced (orange,"
+        " dashed), rows 1-2; one cycle of one video (row 3); the held-out shifted site (row 4)",
         fontsize=9,
     )
     figure.tight_layout()
