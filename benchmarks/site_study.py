@@ -41,7 +41,7 @@ from accuracy import CONFIGS, run_workflow, seed_interval, train_run  # noqa: E4
 
 from ncm_components.data.atomic import write_json_atomic  # noqa: E402
 from ncm_components.data.datalist import load_datalist, write_datalist  # noqa: E402
-from ncm_components.handlers.weights import shipped_weights  # noqa: E402
+from ncm_components.handlers.weight_files import shipped_weights  # noqa: E402
 from ncm_components.simulation.synthetic import generate_dataset  # noqa: E402
 
 BUNDLE_ROOT = CONFIGS.parent

@@ -33,7 +33,7 @@ import torch
 import yaml
 
 from .data.atomic import atomic_path
-from .handlers.checkpoint import file_sha256, read_checkpoint
+from .handlers.weight_files import file_sha256, model_state, read_checkpoint
 from .networks.nets.ncmnet import architecture_hint
 
 __all__ = [
@@ -92,9 +92,7 @@ def load_model_state(checkpoint: Path, network: torch.nn.Module) -> dict:
     """
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"{checkpoint}: checkpoint not found; train first or give the path of model.pt.")
-    state = read_checkpoint(checkpoint, map_location="cpu")
-    if isinstance(state, dict) and isinstance(state.get("model"), dict):
-        state = state["model"]
+    state = model_state(read_checkpoint(checkpoint, map_location="cpu"))
     expected = network.state_dict()
     mismatched = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     missing = [k for k in expected if k not in state]

@@ -2,13 +2,10 @@
 
 from .checkpoint import (
     AtomicCheckpointSaver,
-    CheckpointError,
     ModelWeightsLoader,
     NamedCheckpointLoader,
     ResumeFromLatestCheckpoint,
-    file_sha256,
     latest_checkpoint,
-    read_checkpoint,
 )
 from .mean_teacher import MeanTeacher
 from .nan_guard import NaNLossGuard
@@ -16,13 +13,8 @@ from .random_state import RandomStates
 from .run_lock import CheckpointFolderInUse, RunLock
 from .video_metrics import VideoMetricsSaver
 from .video_writer import InferenceFailures, VideoResultsWriter, check_output_dir
-from .weights import (
-    PreserveShippedWeights,
-    RunFingerprint,
-    describe_weights,
-    load_initial_weights,
-    shipped_weights,
-)
+from .weight_files import CheckpointError, describe_weights, file_sha256, read_checkpoint, shipped_weights
+from .weights import PreserveShippedWeights, RunFingerprint, load_initial_weights
 
 __all__ = [
     "AtomicCheckpointSaver",

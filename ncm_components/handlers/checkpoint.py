@@ -7,7 +7,6 @@ to a temporary file in the same folder and renamed over the target, then given t
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pickle
@@ -15,18 +14,15 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import torch
 from ignite.engine import Engine
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
 from ..data.atomic import partial_file, remove_partial_files
+from .weight_files import CheckpointError, checkpoint_error, describe_weights, file_sha256, read_checkpoint
 
 __all__ = [
-    "CheckpointError",
     "NamedCheckpointLoader",
-    "read_checkpoint",
-    "file_sha256",
     "AtomicCheckpointSaver",
     "ResumeFromLatestCheckpoint",
     "ModelWeightsLoader",
@@ -224,35 +220,6 @@ class ResumeFromLatestCheckpoint:
         loader.attach(engine)
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be loaded; the message names the file, the problem and what to do."""
-
-
-def checkpoint_error(path: str | os.PathLike, error: BaseException) -> CheckpointError:
-    """A :class:`CheckpointError` naming ``path`` for an error ``torch.load`` raised on it."""
-    path = Path(path)
-    if not path.is_file():
-        return CheckpointError(f"{path}: checkpoint not found.")
-    if path.stat().st_size == 0:
-        return CheckpointError(f"{path}: the checkpoint is an empty file (an interrupted save or download).")
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if "weights_only" in str(error):
-        reason = "it holds Python objects other than tensors and plain containers, which are not loaded"
-    return CheckpointError(
-        f"{path}: not a loadable PyTorch checkpoint ({reason}); it is truncated, corrupt or not a checkpoint. "
-        "Use another one (an earlier checkpoint_epoch=N.pt, or a model.pt checked against large_files.yml)."
-    )
-
-
-def read_checkpoint(path: str | os.PathLike, map_location=None) -> dict:
-    """``torch.load(path, weights_only=True)`` (checkpoints are pickles: tensors and plain containers only) with
-    errors that name the file; see :func:`checkpoint_error`."""
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch's errors do not name the file
-        raise checkpoint_error(path, error) from error
-
-
 class NamedCheckpointLoader(CheckpointLoader):
     """MONAI ``CheckpointLoader`` (``weights_only=True``) whose load errors name the file and the problem."""
 
@@ -302,8 +269,6 @@ class ModelWeightsLoader(NamedCheckpointLoader):
                     "untrusted source (checkpoints are pickles)."
                 )
         if self.bundle_root is not None:
-            from .weights import describe_weights
-
             logger.info("loading " + describe_weights(self.path, self.bundle_root))
         super().attach(engine)
 
@@ -319,12 +284,3 @@ class ModelWeightsLoader(NamedCheckpointLoader):
                 "trained with another number of classes or another network configuration; set num_classes and "
                 "network_def to the values it was trained with."
             ) from error
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

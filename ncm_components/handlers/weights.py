@@ -1,10 +1,11 @@
-"""The bundle's shipped weights: which file they are, kept aside before a training replaces them, and fine-tuning
-from them; and a record of what a run was trained on, so that a resume with other data or settings is refused.
+"""Weights a training starts from and keeps: the shipped weights kept aside before a training replaces them,
+fine-tuning or adaptation from any weights, and a record of what a run was trained on, so that a resume with other
+data or settings is refused. Checkpoint files are read, hashed and recognised in :mod:`.weight_files`.
 
-The shipped ``models/model.pt`` is the file whose sha256 ``large_files.yml`` lists. A training whose ``ckpt_dir`` is
-``models/`` (the model zoo's layout, which MONAI Label writes back to) would write its best model over it;
-:class:`PreserveShippedWeights` copies it to ``models/model_shipped.pt`` first and says so. :func:`shipped_weights`
-finds the verified file wherever it is; :func:`load_initial_weights` starts a training from it (``init_weights``).
+A training whose ``ckpt_dir`` is ``models/`` (the model zoo's layout, which MONAI Label writes back to) would write its
+best model over the shipped ``model.pt``; :class:`PreserveShippedWeights` copies it to ``models/model_shipped.pt``
+first and says so. :func:`load_initial_weights` starts a training from any weights (``init_weights``, e.g.
+``$@shipped_weights``).
 """
 
 from __future__ import annotations
@@ -12,76 +13,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
 import torch
-import yaml
 
 from ..data.atomic import atomic_path
-from .checkpoint import CheckpointError, file_sha256, read_checkpoint
+from .weight_files import SHIPPED_COPY, CheckpointError, describe_weights, is_shipped, model_state, read_checkpoint
 
-__all__ = [
-    "SHIPPED_COPY",
-    "listed_sha256",
-    "is_shipped",
-    "shipped_weights",
-    "PreserveShippedWeights",
-    "load_initial_weights",
-    "RunFingerprint",
-    "describe_weights",
-]
+__all__ = ["PreserveShippedWeights", "load_initial_weights", "RunFingerprint"]
 
 logger = logging.getLogger(__name__)
-
-SHIPPED_COPY = "model_shipped.pt"
-
-
-def listed_sha256(bundle_root: str | os.PathLike, relative: str = "models/model.pt") -> str | None:
-    """The sha256 that ``bundle_root/large_files.yml`` lists for ``relative``; None when there is none."""
-    listing = Path(bundle_root) / "large_files.yml"
-    if not listing.is_file():
-        return None
-    entries = (yaml.safe_load(listing.read_text()) or {}).get("large_files", [])
-    for entry in entries:
-        if entry.get("path") == relative and str(entry.get("hash_type", "")).lower() == "sha256":
-            return str(entry["hash_val"]).lower()
-    return None
-
-
-def is_shipped(path: str | os.PathLike, bundle_root: str | os.PathLike) -> bool:
-    """Whether ``path`` is a file with the sha256 ``large_files.yml`` lists for the shipped weights."""
-    expected = listed_sha256(bundle_root)
-    return expected is not None and Path(path).is_file() and file_sha256(path) == expected
-
-
-def shipped_weights(bundle_root: str | os.PathLike) -> str:
-    """Path of the verified shipped weights: ``models/model.pt`` while it is the shipped file, else the copy
-    :class:`PreserveShippedWeights` kept. Raises ``FileNotFoundError`` saying what to do when neither is."""
-    models = Path(bundle_root) / "models"
-    for candidate in (models / "model.pt", models / SHIPPED_COPY):
-        if is_shipped(candidate, bundle_root):
-            return str(candidate)
-    raise FileNotFoundError(
-        f"{models}: neither model.pt nor {SHIPPED_COPY} has the sha256 that {Path(bundle_root) / 'large_files.yml'} "
-        "lists for the shipped weights; restore models/model.pt from the release (git checkout or the zoo zip)."
-    )
-
-
-def describe_weights(path: str | os.PathLike, bundle_root: str | os.PathLike) -> str:
-    """One line saying whether ``path`` holds the shipped weights (sha256 verified) or other weights."""
-    expected = listed_sha256(bundle_root)
-    if expected is None:
-        return f"{path}: weights of this bundle's own training (no shipped weights are listed in large_files.yml)"
-    digest = file_sha256(path)
-    if digest == expected:
-        return f"{path}: the shipped weights (sha256 verified against large_files.yml)"
-    return (
-        f"{path}: NOT the shipped weights (sha256 {digest[:12]}... differs from large_files.yml): weights trained "
-        f"here or elsewhere; the shipped ones are at {Path(bundle_root) / 'models' / SHIPPED_COPY} if a training "
-        "replaced them"
-    )
 
 
 class PreserveShippedWeights:
@@ -108,12 +50,11 @@ def load_initial_weights(network: torch.nn.Module, path: str, bundle_root: str |
     """Load ``path`` (a state dict, or ``{"model": ...}``) into ``network`` to start a training from it (fine-tuning).
 
     The file's sha256 is logged, and whether it is the shipped weights; a checkpoint that does not fit the network
-    raises :class:`~.checkpoint.CheckpointError` naming the file and the mismatching tensors. A resumed run then
+    raises :class:`~.weight_files.CheckpointError` naming the file and the mismatching tensors. A resumed run then
     restores its own checkpoint over these weights."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: init_weights names no file.")
-    state = read_checkpoint(path, map_location="cpu")
-    state = state.get("model", state) if isinstance(state, dict) else state
+    state = model_state(read_checkpoint(path, map_location="cpu"))
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as error:
