@@ -75,7 +75,9 @@ def _items(tmp_path, bad_index: int):
         if i == bad_index:
             path.write_bytes(b"not a NIfTI file")
         else:
-            write_volume(path, np.full((16, 16, 4), i, np.uint8), (1.0, 1.0), 25.0)
+            video = np.full((16, 16, 4), i, np.uint8)
+            video[4:8, 4:8] = 100 + i  # not blank: blank videos are refused
+            write_volume(path, video, (1.0, 1.0), 25.0)
         items.append({"image": str(path)})
     return items
 
