@@ -119,7 +119,7 @@ def tiny_data(tmp_path_factory):
 
 @pytest.mark.slow
 def test_kill_during_a_checkpoint_save_keeps_a_resumable_checkpoint(tiny_data, tmp_path):
-    overrides = tiny_overrides(tiny_data, tmp_path, **{"train#trainer#max_epochs": 3, "val_interval": 10})
+    overrides = tiny_overrides(tiny_data, tmp_path, **{"train#trainer#max_epochs": 3, "val_interval": 3})
     command = bundle_command([TRAIN], overrides)
     killed = subprocess.run(
         [sys.executable, "-c", KILL_AT_SECOND_CHECKPOINT] + command[3:],

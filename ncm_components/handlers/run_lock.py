@@ -86,6 +86,14 @@ class RunLock:
         atexit.register(self.release)  # a run stopped by an error (ignite's exception event is the loggers')
         for event in (Events.COMPLETED, Events.TERMINATE):
             engine.add_event_handler(event, lambda _engine: self.release())
+        engine.add_event_handler(Events.EXCEPTION_RAISED, self._release_and_raise)
+
+    def _release_and_raise(self, engine: Engine, error: BaseException) -> None:
+        """A run that stops with an error leaves no lock in the folder (an inference refused for writing into its
+        input folder must leave that folder as it was); the error goes on (ignite re-raises only without such
+        handlers, so it is raised here)."""
+        self.release()
+        raise error
 
     def acquire(self) -> None:
         folder = self.path.parent
