@@ -175,11 +175,7 @@ def main(argv: list[str] | None = None) -> None:
         done = {(row["arm"], row["seed"]) for row in rows}
         for seed in args.seeds:
             for arm in arms:
-                once = (
-                    STUDIES[args.study][arm].get("configs", "") is None
-                    or "sites" in STUDIES[args.study][arm]
-                    and STUDIES[args.study][arm]["sites"] == ("shifted_val",)
-                )
+                once = STUDIES[args.study][arm].get("once", False)
                 if (arm, seed) in done or (once and seed != args.seeds[0]):
                     continue  # done, or an arm run once (no training, or a design choice measured on one seed)
                 run = study_dir / "runs" / f"{arm}_seed{seed}"
@@ -225,24 +221,26 @@ def adaptation_runs(arm: str, seed: int, run: Path, data: dict[str, Path], args)
 # the adaptation arms: labelled = a datalist for the supervised part (None: adapt.yaml's built-in simulation);
 # unlabelled = (data set, how many of its videos; None: the whole folder); sites = test sets scored
 ADAPTATION = {
-    "shipped": {"configs": None, "sites": ("shifted", "echonet")},
+    "shipped": {"configs": None, "once": True, "sites": ("shifted", "echonet", "shifted_val")},
     "adapt 50": {"configs": "adapt", "unlabelled": ("shifted_unlabelled", 50), "sites": ("shifted",)},
     "adapt 200": {"configs": "adapt", "unlabelled": ("shifted_unlabelled", None), "sites": ("shifted", "shifted_val")},
     "fine-tune 20": {"configs": "train", "labelled": "shifted_labelled", "sites": ("shifted",)},
     "20 labelled + 200 unlabelled": {"configs": "adapt", "labelled": "shifted_labelled",
                                      "unlabelled": ("shifted_unlabelled", None), "sites": ("shifted",)},
-    "adapt 200 own site": {"configs": "adapt", "unlabelled": ("echonet_unlabelled", None), "sites": ("echonet",)},
+    "adapt 200 own site": {"configs": "adapt", "unlabelled": ("echonet_unlabelled", None), "once": True,
+                           "sites": ("echonet",)},
     # what each guard of adapt.yaml is worth (seed 0, decided on the validation videos, not the test videos)
     "adapt 200, plain mean teacher": {
-        "configs": "adapt", "unlabelled": ("shifted_unlabelled", None), "sites": ("shifted_val",),
+        "configs": "adapt", "unlabelled": ("shifted_unlabelled", None), "once": True, "sites": ("shifted_val",),
         "overrides": {"mean_teacher#teacher_key": None, "mean_teacher#one_region": False, "labelled_share": 0.0},
     },
     "adapt 200, no labelled share": {"configs": "adapt", "unlabelled": ("shifted_unlabelled", None),
-                                     "sites": ("shifted_val",), "overrides": {"labelled_share": 0.0}},
+                                     "once": True, "sites": ("shifted_val",), "overrides": {"labelled_share": 0.0}},
     "adapt 200, no one-LV prior": {"configs": "adapt", "unlabelled": ("shifted_unlabelled", None),
-                                   "sites": ("shifted_val",), "overrides": {"mean_teacher#one_region": False}},
+                                   "once": True, "sites": ("shifted_val",),
+                                   "overrides": {"mean_teacher#one_region": False}},
     "adapt 200, 600 iterations": {"configs": "adapt", "unlabelled": ("shifted_unlabelled", None),
-                                  "sites": ("shifted_val",), "iterations": 600},
+                                  "once": True, "sites": ("shifted_val",), "iterations": 600},
 }  # fmt: skip
 STUDIES["adaptation"] = ADAPTATION
 STUDY_DATA = {
