@@ -170,8 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = json.loads(results_file.read_text()) if results_file.is_file() else []
     arms = args.arms or list(STUDIES[args.study])
     if not args.table_only:
-        data = prepare_data(out, [n for n in DATA if n.startswith("echonet_t") or n == "shifted_test"]
-                            + STUDY_DATA.get(args.study, []))  # fmt: skip
+        data = prepare_data(out, ["echonet_test", "shifted_test"] + STUDY_DATA[args.study])
         done = {(row["arm"], row["seed"]) for row in rows}
         for seed in args.seeds:
             for arm in arms:
