@@ -14,6 +14,7 @@ from ignite.engine import Engine
 from monai.utils import CommonKeys as Keys
 
 from ncm_components.data.adaptation import mix_items, unlabelled_items
+from ncm_components.data.datalist import load_datalist, write_datalist
 from ncm_components.handlers import MeanTeacher
 from ncm_components.simulation.synthetic import generate_dataset
 from ncm_components.transforms import IGNORE_INDEX, SampleClipd, UnlabelledAsIgnoredd, annotated_frames, load_video
@@ -53,6 +54,10 @@ def test_a_folder_gives_its_readable_videos_and_lists_the_rest_as_inference_does
 def test_a_datalist_gives_the_videos_of_every_split(site, tmp_path):
     items = unlabelled_items(site / "tiny" / "datalist.json", tmp_path, batch_size=2)
     assert len(items) == 8 and not (tmp_path / "failures.csv").exists()  # 4 + 2 + 2, every one readable
+    training_only = load_datalist(site / "tiny" / "datalist.json", "training")
+    write_datalist(tmp_path / "training_only.json", {"training": training_only, "validation": [], "test": []})
+    items = unlabelled_items(tmp_path / "training_only.json", tmp_path, batch_size=2)
+    assert [item["image"] for item in items] == [item["image"] for item in training_only]  # empty splits: none
 
 
 def test_mix_keeps_every_unlabelled_video_and_the_labelled_share():

@@ -31,12 +31,12 @@ logger = logging.getLogger(__name__)
 
 
 def _source_items(source: str | os.PathLike) -> list[dict]:
-    """Inference's inputs of ``source``; a datalist gives the videos of all its splits (their labels unused)."""
+    """Inference's inputs of ``source``; a datalist gives the videos of all its non-empty splits (labels unused)."""
     path = Path(source)
     if path.suffix == ".json" and path.is_file():
         try:
-            present = [split for split in SPLITS if split in json.loads(path.read_text())]
-        except (ValueError, TypeError):
+            present = [split for split in SPLITS if json.loads(path.read_text()).get(split)]
+        except (ValueError, TypeError, AttributeError):
             present = ["test"]  # not a readable datalist: list_inputs names the problem
         return [{"image": item["image"]} for split in present or ["test"] for item in list_inputs(str(path), split)]
     return list_inputs(str(source))
