@@ -35,7 +35,8 @@ def _source_items(source: str | os.PathLike) -> list[dict]:
     path = Path(source)
     if path.suffix == ".json" and path.is_file():
         try:
-            present = [split for split in SPLITS if json.loads(path.read_text()).get(split)]
+            datalist = json.loads(path.read_text())
+            present = [split for split in SPLITS if datalist.get(split)]
         except (ValueError, TypeError, AttributeError):
             present = ["test"]  # not a readable datalist: list_inputs names the problem
         return [{"image": item["image"]} for split in present or ["test"] for item in list_inputs(str(path), split)]
